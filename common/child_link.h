@@ -1,0 +1,80 @@
+// The child side of the child protocol: how an input or output process talks to its hub.
+// It owns the DEALER socket and a signalfd for SIGTERM/SIGINT/SIGHUP, so a role's loop polls
+// two descriptors and gets stop requests, desk changes and deliveries as plain calls.
+#pragma once
+
+#include "common/duration.h"
+#include "common/report.h"
+#include "common/wire.h"
+
+#include <zmq.hpp>
+
+#include <functional>
+#include <string>
+
+namespace reporthub {
+
+class ChildLink {
+ public:
+  struct Options {
+    std::string endpoint;  // the hub's child socket
+    std::string role;
+    std::string id;
+    wire::Kind kind = wire::Kind::input;
+    std::uint32_t window = 1024;  // outputs: deliveries accepted in flight
+  };
+
+  // Connects and exchanges Hello/Welcome. Throws std::runtime_error if the hub does not
+  // answer within `timeout`.
+  ChildLink(zmq::context_t& ctx, Options opts, Duration timeout = std::chrono::seconds(10));
+  ~ChildLink();
+  ChildLink(const ChildLink&) = delete;
+  ChildLink& operator=(const ChildLink&) = delete;
+
+  // Tells the hub this process is serving; the hub counts it as up only from now.
+  void ready();
+
+  bool deskOn() const { return desk_on_; }
+  bool stopRequested() const { return stop_requested_; }
+
+  // Called for control commands from the hub ("deskon", "deskoff", "stop") and for SIGHUP
+  // ("reopen"). Stop requests also set stopRequested().
+  std::function<void(const std::string&)> on_control;
+  // Outputs: called for each delivery; the body is the encoded report.
+  std::function<void(wire::Deliver&, const zmq::message_t& body)> on_deliver;
+
+  // Waits up to `timeout` for socket or signal activity and dispatches it. Returns true if
+  // anything was handled.
+  bool pump(Duration timeout);
+
+  // Inputs: sends one report, first waiting (pumping) while the hub has granted no credit.
+  // Returns false if a stop was requested while waiting.
+  bool submit(const Report& r);
+  // Inputs: waits until every submitted report is acknowledged, or the timeout passes.
+  bool waitAcked(Duration timeout);
+  std::uint64_t submitted() const { return next_seq_ - 1; }
+  std::uint64_t acked() const { return acked_; }
+
+  // Outputs: reports delivery results to the hub.
+  void sendResult(const wire::Result& r);
+
+  zmq::socket_t& socket() { return socket_; }
+  int signalFd() const { return signal_fd_; }
+
+ private:
+  void send(const wire::Envelope& e, const std::string* body = nullptr);
+  void handleSignals();
+  void handleMessage(std::vector<zmq::message_t>& frames);
+
+  Options opts_;
+  zmq::socket_t socket_;
+  int signal_fd_ = -1;
+  bool desk_on_ = false;
+  bool stop_requested_ = false;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t acked_ = 0;
+  std::uint64_t credit_ = 0;
+  std::vector<zmq::message_t> frames_;
+};
+
+}  // namespace reporthub

@@ -1,0 +1,228 @@
+// Envelope encoding for the child protocol; see wire.h. Each envelope is a msgpack array
+// [version, type, fields...] with positional fields: compact and cheap to decode.
+#include "common/wire.h"
+
+#include "common/msgpack_util.h"
+
+namespace reporthub::wire {
+
+namespace {
+
+constexpr std::size_t kMaxName = 256;
+constexpr std::size_t kMaxParams = 64;
+
+using Packer = msgpack::packer<msgpack::sbuffer>;
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+void header(Packer& pk, std::size_t fields, std::uint8_t type) {
+  pk.pack_array(static_cast<std::uint32_t>(fields + 2));
+  pk.pack(kVersion);
+  pk.pack(type);
+}
+
+// Reads positional fields of one decoded envelope with bounds checks.
+class Fields {
+  static bool strings(const msgpack::object& o, std::vector<std::string>& out) {
+    if (o.type != msgpack::type::ARRAY || o.via.array.size > kMaxParams) return false;
+    out.clear();
+    for (std::uint32_t k = 0; k < o.via.array.size; ++k) {
+      std::string s;
+      if (!mp::getString(o.via.array.ptr[k], s, kMaxName)) return false;
+      out.push_back(std::move(s));
+    }
+    return true;
+  }
+
+ public:
+  Fields(const msgpack::object* p, std::uint32_t n) : p_(p), n_(n) {}
+  std::uint32_t size() const { return n_; }
+  bool str(std::uint32_t i, std::string& out, std::size_t max = kMaxName) const {
+    return i < n_ && mp::getString(p_[i], out, max);
+  }
+  bool u64(std::uint32_t i, std::uint64_t& out) const { return i < n_ && mp::getUint(p_[i], out); }
+  bool i64(std::uint32_t i, std::int64_t& out) const { return i < n_ && mp::getInt(p_[i], out); }
+  bool boolean(std::uint32_t i, bool& out) const { return i < n_ && mp::getBool(p_[i], out); }
+  bool targets(std::uint32_t i, std::vector<Target>& out) const {
+    if (i >= n_ || p_[i].type != msgpack::type::ARRAY || p_[i].via.array.size > kMaxParams) {
+      return false;
+    }
+    out.clear();
+    for (std::uint32_t k = 0; k < p_[i].via.array.size; ++k) {
+      const msgpack::object& t = p_[i].via.array.ptr[k];
+      if (t.type != msgpack::type::ARRAY || t.via.array.size != 2) return false;
+      Target target;
+      if (!mp::getString(t.via.array.ptr[0], target.recipient, kMaxName) ||
+          !strings(t.via.array.ptr[1], target.params)) {
+        return false;
+      }
+      out.push_back(std::move(target));
+    }
+    return true;
+  }
+
+ private:
+  const msgpack::object* p_;
+  std::uint32_t n_;
+};
+
+}  // namespace
+
+bool hasBody(const Envelope& e) {
+  return std::holds_alternative<Submit>(e) || std::holds_alternative<Deliver>(e);
+}
+
+std::string_view name(const Envelope& e) {
+  static constexpr std::string_view kNames[] = {"hello", "welcome", "ready",  "submit",
+                                                "ack",   "deliver", "result", "control"};
+  return kNames[e.index()];
+}
+
+std::string encode(const Envelope& e) {
+  msgpack::sbuffer buf(64);
+  Packer pk(buf);
+  const auto type = static_cast<std::uint8_t>(e.index());
+  std::visit(Overloaded{
+                 [&](const Hello& m) {
+                   header(pk, 5, type);
+                   pk.pack(m.role);
+                   pk.pack(m.id);
+                   pk.pack(m.pid);
+                   pk.pack(static_cast<std::uint8_t>(m.kind));
+                   pk.pack(m.window);
+                 },
+                 [&](const Welcome& m) {
+                   header(pk, 2, type);
+                   pk.pack(m.credit);
+                   pk.pack(m.desk_on);
+                 },
+                 [&](const Ready&) { header(pk, 0, type); },
+                 [&](const Submit& m) {
+                   header(pk, 3, type);
+                   pk.pack(m.seq);
+                   pk.pack(m.id);
+                   pk.pack(m.category);
+                 },
+                 [&](const Ack& m) {
+                   header(pk, 3, type);
+                   pk.pack(m.upto);
+                   pk.pack(m.credit);
+                   pk.pack(m.refused);
+                 },
+                 [&](const Deliver& m) {
+                   header(pk, 3, type);
+                   pk.pack(m.seq);
+                   pk.pack(m.id);
+                   pk.pack_array(static_cast<std::uint32_t>(m.targets.size()));
+                   for (const auto& t : m.targets) {
+                     pk.pack_array(2);
+                     pk.pack(t.recipient);
+                     pk.pack(t.params);
+                   }
+                 },
+                 [&](const Result& m) {
+                   header(pk, 4, type);
+                   pk.pack(m.upto);
+                   pk.pack(static_cast<std::uint8_t>(m.status));
+                   pk.pack(m.seq);
+                   pk.pack(m.reason);
+                 },
+                 [&](const Control& m) {
+                   header(pk, 1, type);
+                   pk.pack(m.command);
+                 },
+             },
+             e);
+  return std::string(buf.data(), buf.size());
+}
+
+std::string decode(std::string_view bytes, Envelope& out) {
+  if (bytes.size() > kMaxEnvelopeBytes) return "envelope larger than limit";
+  static const msgpack::unpack_limit kLimit(/*array=*/kMaxParams, /*map=*/0,
+                                            /*str=*/kMaxEnvelopeBytes, /*bin=*/0, /*ext=*/0,
+                                            /*depth=*/4);
+  msgpack::object_handle oh;
+  if (auto err = mp::unpackExact(bytes, oh, kLimit); !err.empty()) return err;
+  const msgpack::object& o = oh.get();
+  if (o.type != msgpack::type::ARRAY || o.via.array.size < 2) return "envelope is not an array";
+  std::uint64_t version = 0, type = 0;
+  if (!mp::getUint(o.via.array.ptr[0], version) || version != kVersion) {
+    return "unsupported protocol version";
+  }
+  if (!mp::getUint(o.via.array.ptr[1], type)) return "bad message type";
+  Fields f(o.via.array.ptr + 2, o.via.array.size - 2);
+  std::uint64_t small = 0;
+  switch (type) {
+    case 0: {
+      Hello m;
+      std::uint64_t window = 0;
+      if (f.size() != 5 || !f.str(0, m.role) || !f.str(1, m.id) || !f.i64(2, m.pid) ||
+          !f.u64(3, small) || small > 1 || !f.u64(4, window) || window > UINT32_MAX) {
+        return "bad hello";
+      }
+      m.kind = static_cast<Kind>(small);
+      m.window = static_cast<std::uint32_t>(window);
+      out = std::move(m);
+      return {};
+    }
+    case 1: {
+      Welcome m;
+      if (f.size() != 2 || !f.u64(0, m.credit) || !f.boolean(1, m.desk_on)) return "bad welcome";
+      out = m;
+      return {};
+    }
+    case 2:
+      if (f.size() != 0) return "bad ready";
+      out = Ready{};
+      return {};
+    case 3: {
+      Submit m;
+      if (f.size() != 3 || !f.u64(0, m.seq) || !f.str(1, m.id) || !f.str(2, m.category)) {
+        return "bad submit";
+      }
+      out = std::move(m);
+      return {};
+    }
+    case 4: {
+      Ack m;
+      if (f.size() != 3 || !f.u64(0, m.upto) || !f.u64(1, m.credit) || !f.u64(2, m.refused)) {
+        return "bad ack";
+      }
+      out = m;
+      return {};
+    }
+    case 5: {
+      Deliver m;
+      if (f.size() != 3 || !f.u64(0, m.seq) || !f.str(1, m.id) || !f.targets(2, m.targets)) {
+        return "bad deliver";
+      }
+      out = std::move(m);
+      return {};
+    }
+    case 6: {
+      Result m;
+      if (f.size() != 4 || !f.u64(0, m.upto) || !f.u64(1, small) || small > 2 || !f.u64(2, m.seq) ||
+          !f.str(3, m.reason, 1024)) {
+        return "bad result";
+      }
+      m.status = static_cast<Status>(small);
+      out = std::move(m);
+      return {};
+    }
+    case 7: {
+      Control m;
+      if (f.size() != 1 || !f.str(0, m.command)) return "bad control";
+      out = std::move(m);
+      return {};
+    }
+    default:
+      return "unknown message type " + std::to_string(type);
+  }
+}
+
+}  // namespace reporthub::wire

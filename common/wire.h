@@ -1,0 +1,100 @@
+// The child protocol: what the hub and its input and output processes say to each other
+// over ZeroMQ (DEALER in each child, ROUTER in the hub). Every message is a small msgpack
+// envelope frame, optionally followed by one body frame holding an encoded report. The
+// envelope carries everything the hub routes on, so the hub never decodes a body.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace reporthub::wire {
+
+constexpr std::uint8_t kVersion = 1;
+
+// Largest envelope and body the hub accepts; anything larger is refused before decoding.
+constexpr std::size_t kMaxEnvelopeBytes = 4096;
+constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+
+enum class Kind : std::uint8_t { input = 0, output = 1 };
+
+// child -> hub, first message on a connection.
+struct Hello {
+  std::string role;  // registered role name: "local", "testproc", ...
+  std::string id;    // instance name as supervised: "local", "testproc:crashy"
+  std::int64_t pid = 0;
+  Kind kind = Kind::input;
+  std::uint32_t window = 0;  // outputs: deliveries it accepts in flight
+};
+
+// hub -> child, answer to Hello.
+struct Welcome {
+  std::uint64_t credit = 0;  // inputs: may send report seqs up to this
+  bool desk_on = false;
+};
+
+// child -> hub: initialised and serving. The hub counts a child as up only after this.
+struct Ready {};
+
+// input -> hub, followed by the report body.
+struct Submit {
+  std::uint64_t seq = 0;  // per connection, from 1, consecutive
+  std::string id;
+  std::string category;
+};
+
+// hub -> input: every seq <= upto is accepted (journaled); may send up to `credit`.
+// `refused` counts submissions in that range the hub would not take (malformed, oversized).
+struct Ack {
+  std::uint64_t upto = 0;
+  std::uint64_t credit = 0;
+  std::uint64_t refused = 0;
+};
+
+// One recipient a delivery is for, with its resolved parameters: mail users, or the node
+// and its recipient there, so outputs need no routing table.
+struct Target {
+  std::string recipient;
+  std::vector<std::string> params;
+  bool operator==(const Target&) const = default;
+};
+
+// hub -> output, followed by the report body: one delivery per report and output, naming
+// every recipient of the report that this output serves.
+struct Deliver {
+  std::uint64_t seq = 0;  // hub journal sequence, increasing per output
+  std::string id;
+  std::vector<Target> targets;
+};
+
+enum class Status : std::uint8_t { ok = 0, retry = 1, failed = 2 };
+
+// output -> hub: every delivery with seq <= upto succeeded. If status is retry or failed,
+// delivery `seq` (the next after upto) did not, for `reason`; the hub owns what follows.
+struct Result {
+  std::uint64_t upto = 0;
+  Status status = Status::ok;
+  std::uint64_t seq = 0;
+  std::string reason;
+};
+
+// hub -> child: "deskon", "deskoff", "stop".
+struct Control {
+  std::string command;
+};
+
+using Envelope = std::variant<Hello, Welcome, Ready, Submit, Ack, Deliver, Result, Control>;
+
+// Whether an envelope of this type is followed by a body frame.
+bool hasBody(const Envelope& e);
+
+std::string encode(const Envelope& e);
+
+// Decodes one envelope frame. Returns "" or why it was refused; never throws.
+std::string decode(std::string_view bytes, Envelope& out);
+
+std::string_view name(const Envelope& e);
+
+}  // namespace reporthub::wire

@@ -1,0 +1,808 @@
+// Loads the hub's YAML config into the typed values of config.h and validates it. Every
+// problem is collected with its line and column; a small Section reader carries the dotted
+// key path ("outputs.local") so each check below is one line and names where it applies.
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace reporthub::config {
+
+namespace fs = std::filesystem;
+
+std::string Problem::str() const {
+  if (line == 0) return file + ": " + message;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+namespace {
+
+std::string joinLines(const std::vector<Problem>& problems) {
+  std::string out;
+  for (const Problem& p : problems) {
+    if (!out.empty()) out += '\n';
+    out += p.str();
+  }
+  return out.empty() ? "invalid config" : out;
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::vector<Problem> problems)
+    : std::runtime_error(joinLines(problems)), problems_(std::move(problems)) {}
+
+namespace {
+
+// What this build can run. The planned names are listed too, so a config written for the
+// full design gets "not available in this build" instead of "unknown", which reads as a typo.
+struct Plugin {
+  std::string_view name;
+  bool available;
+};
+constexpr Plugin kInputs[] = {{"check", false},
+                              {"logscan", false},
+                              {"ns_receive", false},
+                              {"ds_receive", false},
+                              {"testproc", true}};
+constexpr Plugin kOutputs[] = {{"local", true},
+                               {"printer", false},
+                               {"desksend", false},
+                               {"ns_send", false},
+                               {"ds_send", false}};
+
+const Plugin* findPlugin(std::span<const Plugin> table, std::string_view name) {
+  for (const Plugin& p : table) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+template <typename Range>
+std::string joinNames(const Range& names) {
+  std::string out;
+  for (const auto& n : names) {
+    if (!out.empty()) out += ", ";
+    out += n;
+  }
+  return out.empty() ? "none" : out;
+}
+
+std::string pluginNames(std::span<const Plugin> table, bool available_only) {
+  std::vector<std::string_view> names;
+  for (const Plugin& p : table) {
+    if (p.available || !available_only) names.push_back(p.name);
+  }
+  return joinNames(names);
+}
+
+constexpr std::pair<std::string_view, Pending> kPendingNames[] = {{"replay", Pending::replay},
+                                                                  {"discard", Pending::discard}};
+constexpr std::pair<std::string_view, LogFormat> kFormatNames[] = {{"text", LogFormat::text},
+                                                                   {"json", LogFormat::json}};
+constexpr std::pair<std::string_view, TestMode> kModeNames[] = {
+    {"healthy", TestMode::healthy},     {"crash", TestMode::crash},
+    {"hang", TestMode::hang},           {"ignore-term", TestMode::ignore_term},
+    {"slow-stop", TestMode::slow_stop}, {"emit", TestMode::emit}};
+// YAML 1.1 reads on/off as booleans; yaml-cpp keeps the text, so both spellings are taken.
+constexpr std::pair<std::string_view, bool> kSwitchNames[] = {
+    {"on", true}, {"off", false}, {"true", true}, {"false", false}};
+
+// Node names, user names and recipient names end up in file names, Maildir paths and
+// other nodes' configs, so they are kept to characters that need no quoting anywhere.
+bool isName(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  });
+}
+
+// Collects the problems of one file, in any order; they are sorted by position when thrown.
+class Context {
+ public:
+  explicit Context(std::string file) : file_(std::move(file)) {}
+
+  void add(const YAML::Mark& at, std::string message) {
+    // A null mark (a value yaml-cpp made up) is reported at the file start.
+    const bool known = at.line >= 0 && at.column >= 0;
+    problems_.push_back(
+        {file_, known ? at.line + 1 : 1, known ? at.column + 1 : 1, std::move(message)});
+  }
+  bool ok() const { return problems_.empty(); }
+
+  [[noreturn]] void raise() {
+    std::stable_sort(problems_.begin(), problems_.end(), [](const Problem& a, const Problem& b) {
+      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+    });
+    throw ConfigError(std::move(problems_));
+  }
+
+ private:
+  std::string file_;
+  std::vector<Problem> problems_;
+};
+
+// One value in the document and the dotted path that names it in messages.
+struct Value {
+  YAML::Node node;
+  YAML::Mark mark;
+  std::string path;
+};
+
+std::string describe(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a sequence";
+    case YAML::NodeType::Scalar:
+      return "'" + n.Scalar() + "'";
+    default:
+      return "nothing";
+  }
+}
+
+void wrongType(Context& ctx, const Value& v, std::string_view expected) {
+  ctx.add(v.mark, v.path + ": expected " + std::string(expected) + ", got " + describe(v.node));
+}
+
+// Scalar readers. Each returns nullopt after recording why the value was refused.
+
+std::optional<std::string> readText(Context& ctx, const Value& v) {
+  if (!v.node.IsScalar()) {
+    wrongType(ctx, v, "a string");
+    return std::nullopt;
+  }
+  if (v.node.Scalar().empty()) {
+    ctx.add(v.mark, v.path + ": must not be empty");
+    return std::nullopt;
+  }
+  return v.node.Scalar();
+}
+
+std::optional<std::string> readName(Context& ctx, const Value& v, std::string_view what) {
+  auto text = readText(ctx, v);
+  if (text && !isName(*text)) {
+    ctx.add(v.mark, v.path + ": '" + *text + "' is not a valid " + std::string(what) +
+                        " (use letters, digits, '_', '.', '-')");
+    return std::nullopt;
+  }
+  return text;
+}
+
+std::optional<int> readInt(Context& ctx, const Value& v, int min, int max) {
+  if (!v.node.IsScalar()) {
+    wrongType(ctx, v, "an integer");
+    return std::nullopt;
+  }
+  const std::string& s = v.node.Scalar();
+  long long n = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
+    wrongType(ctx, v, "an integer");
+    return std::nullopt;
+  }
+  if (n < min || n > max) {
+    const std::string range = max == INT_MAX ? "at least " + std::to_string(min)
+                                             : std::to_string(min) + ".." + std::to_string(max);
+    ctx.add(v.mark, v.path + ": " + s + " is out of range (" + range + ")");
+    return std::nullopt;
+  }
+  return static_cast<int>(n);
+}
+
+enum class Zero { allowed, refused };
+
+std::optional<Duration> readDuration(Context& ctx, const Value& v, Zero zero) {
+  if (!v.node.IsScalar()) {
+    wrongType(ctx, v, "a duration");
+    return std::nullopt;
+  }
+  auto d = parseDuration(v.node.Scalar());
+  if (!d) {
+    ctx.add(v.mark,
+            v.path + ": bad duration '" + v.node.Scalar() + "' (use e.g. 500ms, 30s, 5m, 1h)");
+    return std::nullopt;
+  }
+  if (zero == Zero::refused && d->count() == 0) {
+    ctx.add(v.mark, v.path + ": must be greater than 0");
+    return std::nullopt;
+  }
+  return d;
+}
+
+template <typename E, std::size_t N>
+std::optional<E> readChoice(Context& ctx, const Value& v,
+                            const std::pair<std::string_view, E> (&table)[N]) {
+  if (!v.node.IsScalar()) {
+    wrongType(ctx, v, "a string");
+    return std::nullopt;
+  }
+  std::vector<std::string_view> names;
+  for (const auto& [name, value] : table) {
+    if (name == v.node.Scalar()) return value;
+    names.push_back(name);
+  }
+  ctx.add(v.mark,
+          v.path + ": bad value '" + v.node.Scalar() + "' (valid: " + joinNames(names) + ")");
+  return std::nullopt;
+}
+
+// Absolute and lexically normal; a trailing slash is dropped so "run/" equals "run".
+fs::path resolve(const fs::path& dir, const fs::path& p) {
+  fs::path out = (dir / p).lexically_normal();
+  if (!out.has_filename() && out.has_relative_path()) out = out.parent_path();
+  return out;
+}
+
+std::optional<fs::path> readPath(Context& ctx, const Value& v, const fs::path& dir) {
+  auto text = readText(ctx, v);
+  if (!text) return std::nullopt;
+  return resolve(dir, *text);
+}
+
+fs::path absoluteFile(const fs::path& path) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(path, ec);
+  return ec ? path : abs.lexically_normal();
+}
+
+// A mapping under a dotted path. Absent or empty ("key:" with nothing after it) reads as an
+// empty mapping, so optional sections need no special case; any other type is a problem.
+class Section {
+ public:
+  struct Entry {
+    std::string key;
+    YAML::Mark key_mark;
+    Value value;
+  };
+
+  Section(Context& ctx, const Value& v) : ctx_(ctx), path_(v.path), mark_(v.mark) {
+    if (!v.node.IsDefined() || v.node.IsNull()) return;
+    if (!v.node.IsMap()) {
+      wrongType(ctx, v, "a mapping");
+      return;
+    }
+    // Iterating yields a temporary pair, so key and value are copied (they are handles).
+    for (const auto& pair : v.node) {
+      const YAML::Node key = pair.first;
+      if (!key.IsScalar()) {
+        ctx.add(key.Mark(), "expected a string key" + where() + ", got " + describe(key));
+        continue;
+      }
+      if (const Entry* first = find(key.Scalar())) {
+        ctx.add(key.Mark(), "duplicate key '" + key.Scalar() + "'" + where() + " (first at line " +
+                                std::to_string(first->key_mark.line + 1) + ")");
+        continue;
+      }
+      // yaml-cpp marks an empty value at the start of the next line; its key is clearer.
+      const YAML::Node value = pair.second;
+      const YAML::Mark at = value.IsNull() ? key.Mark() : value.Mark();
+      entries_.push_back({key.Scalar(), key.Mark(), {value, at, child(key.Scalar())}});
+    }
+  }
+
+  Context& ctx() const { return ctx_; }
+  const std::string& path() const { return path_; }
+  const YAML::Mark& mark() const { return mark_; }
+  const std::vector<Entry>& entries() const { return entries_; }
+
+  // Unknown keys are reported at the key itself, with the keys that are known.
+  void allowOnly(std::initializer_list<std::string_view> known) const {
+    for (const Entry& e : entries_) {
+      if (std::find(known.begin(), known.end(), e.key) != known.end()) continue;
+      ctx_.add(e.key_mark,
+               "unknown key '" + e.key + "'" + where() + " (known: " + joinNames(known) + ")");
+    }
+  }
+
+  const Entry* find(std::string_view key) const {
+    for (const Entry& e : entries_) {
+      if (e.key == key) return &e;
+    }
+    return nullptr;
+  }
+
+  std::optional<Value> get(std::string_view key) const {
+    if (const Entry* e = find(key)) return e->value;
+    return std::nullopt;
+  }
+
+  std::optional<Value> require(std::string_view key) const {
+    auto v = get(key);
+    if (v) return v;
+    ctx_.add(mark_, "missing required key '" + std::string(key) + "'" + where());
+    return v;
+  }
+
+  // A nested section; if absent it is empty and reports at this section's position. Call
+  // once per key: building a section reports its problems.
+  Section section(std::string_view key) const {
+    if (auto v = get(key)) return Section(ctx_, *v);
+    return Section(ctx_, Value{YAML::Node(), mark_, child(key)});
+  }
+
+  // Typed fields: `out` is set only when the key is present and its value valid, so it keeps
+  // its default otherwise.
+  enum class Need { optional, required };
+
+  void text(std::string_view key, std::string& out, Need need = Need::optional) const {
+    field(key, out, need, [&](const Value& v) { return readText(ctx_, v); });
+  }
+  void name(std::string_view key, std::string& out, std::string_view what,
+            Need need = Need::optional) const {
+    field(key, out, need, [&](const Value& v) { return readName(ctx_, v, what); });
+  }
+  void integer(std::string_view key, int& out, int min, int max) const {
+    field(key, out, Need::optional, [&](const Value& v) { return readInt(ctx_, v, min, max); });
+  }
+  void duration(std::string_view key, Duration& out, Zero zero) const {
+    field(key, out, Need::optional, [&](const Value& v) { return readDuration(ctx_, v, zero); });
+  }
+  template <typename E, std::size_t N>
+  void choice(std::string_view key, E& out, const std::pair<std::string_view, E> (&table)[N],
+              Need need = Need::optional) const {
+    field(key, out, need, [&](const Value& v) { return readChoice(ctx_, v, table); });
+  }
+  void path(std::string_view key, fs::path& out, const fs::path& dir) const {
+    field(key, out, Need::optional, [&](const Value& v) { return readPath(ctx_, v, dir); });
+  }
+
+ private:
+  std::string where() const { return path_.empty() ? "" : " in " + path_; }
+  std::string child(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+
+  template <typename T, typename Read>
+  void field(std::string_view key, T& out, Need need, Read read) const {
+    auto v = need == Need::required ? require(key) : get(key);
+    if (!v) return;
+    if (auto parsed = read(*v)) out = std::move(*parsed);
+  }
+
+  Context& ctx_;
+  std::string path_;
+  YAML::Mark mark_;
+  std::vector<Entry> entries_;
+};
+
+using Need = Section::Need;
+
+// Parses the text into one document; a syntax error is the only problem worth reporting,
+// since nothing after it can be trusted.
+YAML::Node parseDocument(Context& ctx, const std::string& text) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    ctx.add(e.mark, "YAML syntax error: " + e.msg);
+    ctx.raise();
+  }
+  if (docs.size() > 1) {
+    ctx.add(docs[1].Mark(), "only one YAML document is allowed in a config file");
+    ctx.raise();
+  }
+  if (docs.empty()) return YAML::Node(YAML::NodeType::Null);
+  if (!docs[0].IsMap() && !docs[0].IsNull()) {
+    ctx.add(docs[0].Mark(),
+            "the config must be a mapping of keys (node, paths, ...), got " + describe(docs[0]));
+    ctx.raise();
+  }
+  return docs[0];
+}
+
+fs::path defaultStateDir(const fs::path& dir) {
+  return resolve(dir, "var");
+}
+
+// Keys of a plugin table section (inputs, outputs): planned-but-missing and unknown names.
+void checkPlugins(const Section& s, std::span<const Plugin> table, std::string_view kind) {
+  for (const auto& e : s.entries()) {
+    const Plugin* p = findPlugin(table, e.key);
+    if (!p) {
+      s.ctx().add(e.key_mark, "unknown " + std::string(kind) + " '" + e.key +
+                                  "' (known: " + pluginNames(table, false) + ")");
+    } else if (!p->available) {
+      s.ctx().add(e.key_mark, std::string(kind) + " '" + e.key +
+                                  "' is not available in this build (available: " +
+                                  pluginNames(table, true) + ")");
+    }
+  }
+}
+
+// Keys left out keep the values of `base`: the top-level policy for a process's own policy.
+RestartPolicy readRestart(const Section& s, RestartPolicy base) {
+  s.allowOnly({"immediate", "window", "then_every"});
+  s.integer("immediate", base.immediate, 0, INT_MAX);
+  s.duration("window", base.window, Zero::refused);
+  s.duration("then_every", base.then_every, Zero::refused);
+  return base;
+}
+
+std::optional<RestartPolicy> readOwnRestart(const Section& s, const Config& cfg) {
+  if (!s.find("restart")) return std::nullopt;
+  return readRestart(s.section("restart"), cfg.restart);
+}
+
+void readTestProcs(Context& ctx, const Value& list, Config& cfg) {
+  if (list.node.IsNull()) return;
+  if (!list.node.IsSequence()) {
+    wrongType(ctx, list, "a sequence");
+    return;
+  }
+  std::map<std::string, int> first_line;  // name -> line of its first use
+  for (std::size_t i = 0; i < list.node.size(); ++i) {
+    const YAML::Node item = list.node[i];
+    const Value v{item, item.Mark(), list.path + "[" + std::to_string(i) + "]"};
+    if (!item.IsMap()) {
+      wrongType(ctx, v, "a mapping");
+      continue;
+    }
+    const Section s(ctx, v);
+    s.allowOnly({"name", "mode", "delay", "count", "category", "restart"});
+    TestProc p;
+    s.name("name", p.name, "process name", Need::required);
+    s.choice("mode", p.mode, kModeNames, Need::required);
+    s.duration("delay", p.delay, Zero::allowed);
+    s.integer("count", p.count, 0, INT_MAX);
+    s.text("category", p.category);
+    p.restart = readOwnRestart(s, cfg);
+    if (!p.name.empty()) {
+      const auto at = s.get("name")->mark;
+      auto [it, fresh] = first_line.emplace(p.name, at.line + 1);
+      if (!fresh) {
+        ctx.add(at, "duplicate testproc name '" + p.name + "' (first at line " +
+                        std::to_string(it->second) + ")");
+      }
+    }
+    cfg.inputs.testproc.push_back(std::move(p));
+  }
+}
+
+void readInputs(const Section& inputs, Config& cfg) {
+  checkPlugins(inputs, kInputs, "input");
+  if (auto list = inputs.get("testproc")) readTestProcs(inputs.ctx(), *list, cfg);
+}
+
+void readOutputs(const Section& outputs, const fs::path& dir, Config& cfg) {
+  checkPlugins(outputs, kOutputs, "output");
+  LocalOutput& local = cfg.outputs.local;
+  local.file = resolve(dir, "var/operator.log");
+  const Section s = outputs.section("local");
+  s.allowOnly({"file", "format", "restart"});
+  s.path("file", local.file, dir);
+  s.choice("format", local.format, kFormatNames);
+  local.restart = readOwnRestart(s, cfg);
+}
+
+// ZeroMQ tcp endpoint with an explicit port: there is no default port (DESIGN §3).
+bool isTcpEndpoint(std::string_view s) {
+  constexpr std::string_view kScheme = "tcp://";
+  if (!s.starts_with(kScheme)) return false;
+  const auto colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon <= kScheme.size()) return false;
+  const std::string_view port = s.substr(colon + 1);
+  int n = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+  return ec == std::errc() && end == port.data() + port.size() && n > 0 && n <= 65535;
+}
+
+void readNodes(const Section& nodes, Config& cfg) {
+  Context& ctx = nodes.ctx();
+  for (const auto& e : nodes.entries()) {
+    if (!isName(e.key)) {
+      ctx.add(e.key_mark, "nodes: '" + e.key +
+                              "' is not a valid node name (use letters, digits, '_', '.', '-')");
+    }
+    const Section s(ctx, e.value);
+    s.allowOnly({"address", "public_key"});
+    Node node;
+    s.text("address", node.address, Need::required);
+    s.text("public_key", node.public_key);
+    if (!node.address.empty() && !isTcpEndpoint(node.address)) {
+      ctx.add(s.get("address")->mark,
+              s.path() + ".address: expected tcp://HOST:PORT, got '" + node.address + "'");
+    }
+    cfg.nodes.emplace(e.key, std::move(node));
+  }
+}
+
+// The output a recipient is delivered by.
+std::string_view outputOf(const Recipient& r) {
+  struct Visitor {
+    std::string_view operator()(const LocalRecipient&) const { return "local"; }
+    std::string_view operator()(const PrinterRecipient&) const { return "printer"; }
+    std::string_view operator()(const MailRecipient&) const { return "desksend"; }
+    std::string_view operator()(const NodeRecipient&) const { return "ns_send"; }
+    std::string_view operator()(const DsSendRecipient&) const { return "ds_send"; }
+  };
+  return std::visit(Visitor{}, r);
+}
+
+std::optional<MailRecipient> readMail(Context& ctx, const Value& v) {
+  if (!v.node.IsSequence()) {
+    wrongType(ctx, v, "a sequence of user names");
+    return std::nullopt;
+  }
+  if (v.node.size() == 0) {
+    ctx.add(v.mark, v.path + ": needs at least one user");
+    return std::nullopt;
+  }
+  MailRecipient mail;
+  bool ok = true;
+  for (std::size_t i = 0; i < v.node.size(); ++i) {
+    const YAML::Node item = v.node[i];
+    const Value user{item, item.Mark(), v.path + "[" + std::to_string(i) + "]"};
+    auto name = readName(ctx, user, "user name");
+    if (!name) {
+      ok = false;
+    } else if (std::find(mail.users.begin(), mail.users.end(), *name) != mail.users.end()) {
+      ctx.add(user.mark, user.path + ": user '" + *name + "' is listed twice");
+      ok = false;
+    } else {
+      mail.users.push_back(*name);
+    }
+  }
+  return ok ? std::optional(std::move(mail)) : std::nullopt;
+}
+
+std::optional<NodeRecipient> readNodeRecipient(const Section& s, const Config& cfg) {
+  NodeRecipient r;
+  s.name("node", r.node, "node name", Need::required);
+  s.name("recipient", r.recipient, "recipient name", Need::required);
+  if (r.node.empty() || r.recipient.empty()) return std::nullopt;
+  // Still returned when the node is wrong, so the caller also says whether this build could
+  // forward at all; the operator learns both at once.
+  const Value node = *s.get("node");
+  if (r.node == cfg.node) {
+    s.ctx().add(node.mark, node.path + ": '" + r.node +
+                               "' is this hub's own node; name a local recipient instead");
+  } else if (!cfg.nodes.contains(r.node)) {
+    std::vector<std::string> defined;
+    for (const auto& entry : cfg.nodes) {
+      defined.push_back(entry.first);
+    }
+    s.ctx().add(node.mark, node.path + ": unknown node '" + r.node +
+                               "' (defined in nodes: " + joinNames(defined) + ")");
+  }
+  return r;
+}
+
+constexpr std::string_view kRecipientForms =
+    "local, printer, ds_send, {mail: [USER, ...]}, {node: N, recipient: R}";
+
+std::optional<Recipient> readRecipient(Context& ctx, const Value& v, const Config& cfg) {
+  if (v.node.IsScalar()) {
+    const std::string& kind = v.node.Scalar();
+    if (kind == "local") return LocalRecipient{};
+    if (kind == "printer") return PrinterRecipient{};
+    if (kind == "ds_send") return DsSendRecipient{};
+    ctx.add(v.mark,
+            v.path + ": bad value '" + kind + "' (valid: " + std::string(kRecipientForms) + ")");
+    return std::nullopt;
+  }
+  if (!v.node.IsMap()) {
+    wrongType(ctx, v, "one of " + std::string(kRecipientForms));
+    return std::nullopt;
+  }
+  const Section s(ctx, v);
+  s.allowOnly({"mail", "node", "recipient"});
+  const bool mail = s.find("mail") != nullptr;
+  const bool node = s.find("node") || s.find("recipient");
+  if (mail && node) {
+    ctx.add(v.mark, v.path + ": use either mail or node/recipient, not both");
+    return std::nullopt;
+  }
+  if (mail) return readMail(ctx, *s.get("mail"));
+  if (node) return readNodeRecipient(s, cfg);
+  if (s.entries().empty()) {
+    ctx.add(v.mark, v.path + ": empty; expected {mail: [USER, ...]} or {node: N, recipient: R}");
+  }
+  return std::nullopt;
+}
+
+// Fills cfg.recipients; `order` gets every name as written (valid or not), so categories can
+// tell an undefined name from one whose definition had its own problem.
+void readRecipients(const Section& recipients, Config& cfg, std::vector<std::string>& order) {
+  Context& ctx = recipients.ctx();
+  for (const auto& e : recipients.entries()) {
+    order.push_back(e.key);
+    if (!isName(e.key)) {
+      ctx.add(e.key_mark,
+              "recipients: '" + e.key +
+                  "' is not a valid recipient name (use letters, digits, '_', '.', '-')");
+    }
+    auto r = readRecipient(ctx, e.value, cfg);
+    if (!r) continue;
+    const std::string_view output = outputOf(*r);
+    if (!findPlugin(kOutputs, output)->available) {
+      ctx.add(e.value.mark, "recipient '" + e.key + "' needs output '" + std::string(output) +
+                                "', which is not available in this build");
+    }
+    cfg.recipients.emplace(e.key, std::move(*r));
+  }
+}
+
+void readCategories(const Section& categories, const std::vector<std::string>& declared,
+                    Config& cfg) {
+  Context& ctx = categories.ctx();
+  std::vector<std::string> sorted = declared;
+  std::sort(sorted.begin(), sorted.end());
+  for (const auto& e : categories.entries()) {
+    const Value& list = e.value;
+    if (!list.node.IsSequence()) {
+      wrongType(ctx, list, "a sequence of recipient names");
+      continue;
+    }
+    if (list.node.size() == 0) {
+      ctx.add(list.mark, "category '" + e.key + "': no recipients; its reports would reach nobody");
+      continue;
+    }
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < list.node.size(); ++i) {
+      const YAML::Node item = list.node[i];
+      auto name = readText(ctx, {item, item.Mark(), list.path + "[" + std::to_string(i) + "]"});
+      if (!name) continue;
+      if (!std::binary_search(sorted.begin(), sorted.end(), *name)) {
+        ctx.add(item.Mark(), "category '" + e.key + "': unknown recipient '" + *name +
+                                 "' (defined: " + joinNames(sorted) + ")");
+      } else if (std::find(names.begin(), names.end(), *name) != names.end()) {
+        ctx.add(item.Mark(), "category '" + e.key + "': recipient '" + *name + "' is listed twice");
+      } else {
+        names.push_back(*name);
+      }
+    }
+    cfg.categories.emplace(e.key, std::move(names));
+  }
+}
+
+// Without `default`, unknown categories go to every local recipient: the operator must see
+// them somewhere (DESIGN §2).
+void fallBackToLocal(const Section& top, const Section& categories,
+                     const std::vector<std::string>& declared, Config& cfg) {
+  if (categories.find("default")) return;
+  std::vector<std::string> locals;
+  for (const std::string& name : declared) {
+    auto it = cfg.recipients.find(name);
+    if (it != cfg.recipients.end() && std::holds_alternative<LocalRecipient>(it->second)) {
+      locals.push_back(name);
+    }
+  }
+  if (locals.empty()) {
+    const auto* key = top.find("categories");
+    top.ctx().add(key ? key->key_mark : YAML::Mark(),
+                  "no 'default' category and no local recipient to fall back on");
+    return;
+  }
+  cfg.categories["default"] = std::move(locals);
+}
+
+// The socket paths must fit sun_path; checked here so the hub fails at load, not at bind.
+void checkRunDir(const Section& paths, const Config& cfg) {
+  const std::string longest = (cfg.run_dir / "control.sock").string();
+  if (longest.size() <= kMaxIpcPath) return;
+  auto v = paths.get("run_dir");
+  paths.ctx().add(v ? v->mark : YAML::Mark(),
+                  "paths.run_dir: socket path '" + longest + "' is " +
+                      std::to_string(longest.size()) + " bytes, longer than the " +
+                      std::to_string(kMaxIpcPath) + " the kernel allows; use a shorter run_dir");
+}
+
+Value rootValue(const YAML::Node& root) {
+  return {root, root.Mark().is_null() ? YAML::Mark() : root.Mark(), ""};
+}
+
+}  // namespace
+
+Config loadFromString(const std::string& text, const fs::path& path) {
+  Context ctx(path.string());
+  Config cfg;
+  cfg.file = absoluteFile(path);
+  const fs::path dir = cfg.file.parent_path();
+  const Section top(ctx, rootValue(parseDocument(ctx, text)));
+  top.allowOnly({"node", "paths", "shutdown", "startup", "desk", "restart", "max_hops", "inputs",
+                 "outputs", "nodes", "recipients", "categories"});
+
+  top.name("node", cfg.node, "node name", Need::required);
+
+  const Section paths = top.section("paths");
+  paths.allowOnly({"state_dir", "run_dir"});
+  cfg.state_dir = defaultStateDir(dir);
+  cfg.run_dir = resolve(dir, "run");
+  paths.path("state_dir", cfg.state_dir, dir);
+  paths.path("run_dir", cfg.run_dir, dir);
+  checkRunDir(paths, cfg);
+
+  const Section shutdown = top.section("shutdown");
+  shutdown.allowOnly({"kill_timeout"});
+  shutdown.duration("kill_timeout", cfg.kill_timeout, Zero::refused);
+
+  const Section startup = top.section("startup");
+  startup.allowOnly({"pending"});
+  startup.choice("pending", cfg.pending, kPendingNames);
+
+  const Section desk = top.section("desk");
+  desk.allowOnly({"at_start"});
+  desk.choice("at_start", cfg.desk_at_start, kSwitchNames);
+
+  // Before inputs and outputs: their own restart policies start from this one.
+  cfg.restart = readRestart(top.section("restart"), cfg.restart);
+  top.integer("max_hops", cfg.max_hops, 1, 64);
+
+  readInputs(top.section("inputs"), cfg);
+  readOutputs(top.section("outputs"), dir, cfg);
+  readNodes(top.section("nodes"), cfg);
+
+  std::vector<std::string> declared;
+  if (top.find("recipients")) {
+    readRecipients(top.section("recipients"), cfg, declared);
+  } else {
+    // The smallest useful config (just `node`) still shows every report to the operator.
+    cfg.recipients.emplace("operator", LocalRecipient{});
+    declared.push_back("operator");
+  }
+  const Section categories = top.section("categories");
+  readCategories(categories, declared, cfg);
+  fallBackToLocal(top, categories, declared, cfg);
+
+  if (!ctx.ok()) ctx.raise();
+  return cfg;
+}
+
+Config load(const fs::path& path) {
+  return loadFromString(readFile(path), path);
+}
+
+fs::path stateDirOf(const std::string& text, const fs::path& path) {
+  Context ctx(path.string());
+  const fs::path dir = absoluteFile(path).parent_path();
+  const Section top(ctx, rootValue(parseDocument(ctx, text)));
+  // Only the lock's location matters here; other keys wait for the full load. Duplicate keys
+  // are refused here too, since they make even this one read ambiguous.
+  fs::path state_dir = defaultStateDir(dir);
+  top.section("paths").path("state_dir", state_dir, dir);
+  if (!ctx.ok()) ctx.raise();
+  return state_dir;
+}
+
+namespace {
+
+[[noreturn]] void cannotRead(const fs::path& path, int err) {
+  throw ConfigError(
+      {Problem{path.string(), 0, 0, "cannot read: " + std::generic_category().message(err)}});
+}
+
+}  // namespace
+
+std::string readFile(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) cannotRead(path, errno);
+  std::string text;
+  char buf[64 * 1024];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      cannotRead(path, err);
+    }
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
+}  // namespace reporthub::config

@@ -1,0 +1,772 @@
+// The hub's main loop; see hub.h.
+#include "hub/hub.h"
+
+#include "common/report.h"
+#include "common/zmq_util.h"
+#include "hub/spawn.h"
+#include "inputs/registry.h"
+#include "outputs/registry.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <system_error>
+
+namespace reporthub::hub {
+
+namespace {
+
+constexpr std::size_t kMaxFrames = 3;           // routing id, envelope, body
+constexpr std::size_t kMaxPerRound = 8192;      // messages handled before other work
+constexpr std::size_t kMaxUnknownLogged = 100;  // distinct unknown categories logged
+constexpr std::size_t kMaxControlBytes = 256 * 1024;
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+double seconds(Duration d) {
+  return static_cast<double>(d.count()) / 1000.0;
+}
+Duration since(TimePoint later, TimePoint earlier) {
+  return std::chrono::duration_cast<Duration>(later - earlier);
+}
+
+std::string phaseName(int phase) {
+  static constexpr const char* kNames[] = {"starting", "running",
+                                           "stopping inputs (DMStop stage 1)",
+                                           "stopping outputs (DMStop stage 2)", "stopped"};
+  return kNames[phase];
+}
+
+std::optional<routing::Sink> sinkOfRole(std::string_view role) {
+  for (const auto& r : outputs::registry()) {
+    if (r.info.name == role) return r.sink;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Hub::Hub(config::Config cfg, std::string config_text, HubLock lock)
+    : cfg_(std::move(cfg)),
+      config_text_(std::move(config_text)),
+      lock_(std::move(lock)),
+      router_(std::make_shared<routing::Router>(cfg_)),
+      zmq_(1),
+      children_(zmq_, zmq::socket_type::router),
+      control_(zmq_, zmq::socket_type::router),
+      self_exe_(selfExe()),
+      supervisor_(*this, cfg_.kill_timeout),
+      desk_on_(cfg_.desk_at_start),
+      started_(Clock::now()),
+      started_wall_ns_(nowNs()) {
+  setupSignals();
+  setupConfigFd();
+  setupSockets();
+  // Orphaned grandchildren (a check's plugin whose parent died) are reaped here, not by
+  // init, so nothing escapes supervision.
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) fail("prctl(PR_SET_CHILD_SUBREAPER)");
+  supervisor_.on_change = [this](const Process& p, State from) {
+    status_dirty_ = true;
+    if (from == State::running || from == State::starting) {
+      if (auto s = sinkOfRole(p.spec.role); s && p.state != State::running) {
+        sink(*s).routing_id.clear();
+      }
+    }
+  };
+  for (auto& spec : processSpecs()) {
+    if (spec.kind == wire::Kind::output) {
+      if (auto s = sinkOfRole(spec.role)) sink(*s).process = spec.id;
+    }
+    supervisor_.add(std::move(spec));
+  }
+}
+
+Hub::~Hub() {
+  if (signal_fd_ >= 0) close(signal_fd_);
+  if (config_fd_ >= 0) close(config_fd_);
+}
+
+void Hub::setupSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP})
+    sigaddset(&set, sig);
+  if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) fail("sigprocmask");
+  signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd_ < 0) fail("signalfd");
+  // A console viewer that disappears must not kill the hub.
+  signal(SIGPIPE, SIG_IGN);
+}
+
+void Hub::setupConfigFd() {
+  // Children read exactly the config text the hub validated, from a sealed memfd, so an
+  // edit of the file on disk between validation and a restart cannot reach them.
+  config_fd_ = memfd_create("reporthub-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (config_fd_ < 0) fail("memfd_create");
+  std::size_t off = 0;
+  while (off < config_text_.size()) {
+    ssize_t n = write(config_fd_, config_text_.data() + off, config_text_.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("write(memfd)");
+    off += static_cast<std::size_t>(n);
+  }
+  if (fcntl(config_fd_, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) !=
+      0) {
+    fail("fcntl(F_ADD_SEALS)");
+  }
+}
+
+void Hub::setupSockets() {
+  std::error_code ec;
+  std::filesystem::create_directories(cfg_.run_dir, ec);
+  if (ec) {
+    errno = ec.value();
+    fail("mkdir " + cfg_.run_dir.string());
+  }
+  // Only the hub's own user may reach its sockets.
+  if (chmod(cfg_.run_dir.c_str(), 0700) != 0) fail("chmod " + cfg_.run_dir.string());
+  // We hold the lock, so any socket file left here belongs to a dead hub.
+  for (const char* name : {"hub.sock", "control.sock", "console.sock"}) {
+    std::filesystem::remove(cfg_.run_dir / name, ec);
+  }
+  for (zmq::socket_t* s : {&children_, &control_}) {
+    zmqu::configure(*s, 1'000'000, std::chrono::milliseconds(0));
+    // Never drop silently: a send to a vanished peer or at the high-water mark fails loudly.
+    s->set(zmq::sockopt::router_mandatory, 1);
+  }
+  const int uid = static_cast<int>(getuid());
+  zmq_setsockopt(control_.handle(), ZMQ_IPC_FILTER_UID, &uid, sizeof uid);
+  zmq_setsockopt(children_.handle(), ZMQ_IPC_FILTER_UID, &uid, sizeof uid);
+  try {
+    children_.bind(cfg_.childEndpoint());
+    control_.bind(cfg_.controlEndpoint());
+  } catch (const zmq::error_t& e) {
+    errno = e.num();
+    fail("bind in " + cfg_.run_dir.string());
+  }
+}
+
+std::vector<ProcessSpec> Hub::processSpecs() const {
+  std::vector<ProcessSpec> specs;
+  specs.push_back({"local",
+                   "local",
+                   wire::Kind::output,
+                   {},
+                   cfg_.outputs.local.restart.value_or(cfg_.restart)});
+  for (const auto& t : cfg_.inputs.testproc) {
+    specs.push_back({"testproc:" + t.name,
+                     "testproc",
+                     wire::Kind::input,
+                     {t.name},
+                     t.restart.value_or(cfg_.restart)});
+  }
+  return specs;
+}
+
+pid_t Hub::spawn(const ProcessSpec& spec) {
+  std::vector<std::string> argv{self_exe_,
+                                "child",
+                                spec.role,
+                                "--hub",
+                                cfg_.childEndpoint(),
+                                "--id",
+                                spec.id,
+                                "--config",
+                                cfg_.file.string(),
+                                "--config-fd",
+                                "3"};
+  for (const auto& a : spec.args)
+    argv.push_back(a);
+  const pid_t pid = spawnChild(argv, {config_fd_});
+  if (pid > 0) spdlog::info("started {} (pid {})", spec.id, pid);
+  return pid;
+}
+
+void Hub::signalGroup(pid_t pid, int sig) {
+  if (pid > 0 && ::kill(-pid, sig) != 0 && errno != ESRCH) {
+    spdlog::warn("kill(-{}, {}): {}", pid, sig, strerror(errno));
+  }
+}
+
+int Hub::run() {
+  spdlog::info("hub {} started (pid {}, config {}, desk {})", cfg_.node, getpid(),
+               cfg_.file.string(), desk_on_ ? "on" : "off");
+  TimePoint now = Clock::now();
+  for (const auto& [id, p] : supervisor_.processes()) {
+    if (p.spec.kind == wire::Kind::output) supervisor_.start(id, now);
+  }
+  std::vector<zmq::pollitem_t> items{{children_.handle(), 0, ZMQ_POLLIN, 0},
+                                     {control_.handle(), 0, ZMQ_POLLIN, 0},
+                                     {nullptr, signal_fd_, ZMQ_POLLIN, 0}};
+  while (phase_ != Phase::done) {
+    Duration timeout = std::chrono::seconds(1);
+    if (auto d = supervisor_.nextDeadline()) timeout = std::min(timeout, since(*d, now));
+    for (const auto& s : sinks_) {
+      if (s.retry_at > now) timeout = std::min(timeout, since(s.retry_at, now));
+    }
+    if (phase_ == Phase::stage1 || phase_ == Phase::stage2) {
+      timeout = std::min(timeout, std::max(Duration(0), since(stage_deadline_, now)));
+    }
+    zmqu::poll(items, std::max(timeout, Duration(0)));
+    now = Clock::now();
+    if (items[2].revents & ZMQ_POLLIN) handleSignals(now);
+    drainChildren(now);
+    drainControl(now);
+    sendAcks();
+    pumpSinks(now);
+    supervisor_.tick(now);
+    while (advance(now)) {
+    }
+    if (status_dirty_) writeStatusFile(now);
+  }
+  writeStatusFile(now);
+  std::error_code ec;
+  for (const char* name : {"hub.sock", "control.sock"}) {
+    std::filesystem::remove(cfg_.run_dir / name, ec);
+  }
+  spdlog::info("hub {} stopped after {:.3f}s; the job logs off", cfg_.node,
+               seconds(since(Clock::now(), started_)));
+  lock_.release();
+  return 0;
+}
+
+// ---- children -------------------------------------------------------------------------
+
+void Hub::drainChildren(TimePoint now) {
+  std::vector<zmq::message_t> frames;
+  bool overflow = false;
+  for (std::size_t i = 0;
+       i < kMaxPerRound && zmqu::recvMultipart(children_, frames, kMaxFrames, overflow); ++i) {
+    if (overflow) {
+      malformed(nullptr, std::string(zmqu::view(frames[0])), "too many frames");
+      continue;
+    }
+    handleChild(frames, now);
+  }
+}
+
+void Hub::malformed(Peer* peer, const std::string& routing_id, const std::string& why) {
+  ++counters_.malformed;
+  if (peer && peer->malformed_logged) return;
+  if (peer) peer->malformed_logged = true;
+  spdlog::warn(
+      "malformed message from {} ({}): {}; dropped and counted (further ones from this "
+      "peer are only counted)",
+      peer ? peer->id : "unknown peer", routing_id, why);
+}
+
+void Hub::handleChild(std::vector<zmq::message_t>& frames, TimePoint now) {
+  std::string routing_id(zmqu::view(frames[0]));
+  auto it = peers_.find(routing_id);
+  Peer* peer = it == peers_.end() ? nullptr : &it->second;
+  if (frames.size() < 2) return malformed(peer, routing_id, "no envelope");
+  wire::Envelope env;
+  if (auto err = wire::decode(zmqu::view(frames[1]), env); !err.empty()) {
+    return malformed(peer, routing_id, err);
+  }
+  if (wire::hasBody(env) != (frames.size() == 3))
+    return malformed(peer, routing_id, "body frame mismatch");
+
+  if (auto* hello = std::get_if<wire::Hello>(&env)) {
+    Peer p;
+    p.routing_id = routing_id;
+    p.id = hello->id;
+    p.role = hello->role;
+    p.pid = static_cast<pid_t>(hello->pid);
+    p.kind = hello->kind;
+    p.window = std::clamp<std::uint32_t>(hello->window, 1, 65536);
+    const Process* proc = supervisor_.find(hello->id);
+    p.supervised = proc && proc->pid == p.pid;
+    if (!p.supervised && p.kind == wire::Kind::output) {
+      spdlog::warn("output '{}' (pid {}) connected but is not one the hub started; refused",
+                   hello->id, hello->pid);
+      ++counters_.refused;
+      return;
+    }
+    if (!p.supervised) spdlog::info("external input '{}' (pid {}) attached", p.id, p.pid);
+    wire::Welcome w{p.kind == wire::Kind::input ? kInputWindow : 0, desk_on_};
+    std::vector<zmq::message_t> out;
+    out.emplace_back(routing_id.data(), routing_id.size());
+    const std::string env_bytes = wire::encode(w);
+    out.emplace_back(env_bytes.data(), env_bytes.size());
+    int err = 0;
+    zmqu::sendMultipart(children_, out, err);
+    peers_[routing_id] = std::move(p);
+    return;
+  }
+  if (!peer) return malformed(nullptr, routing_id, "message before hello");
+
+  if (std::holds_alternative<wire::Ready>(env)) {
+    if (peer->supervised && supervisor_.ready(peer->id, peer->pid, now) &&
+        peer->kind == wire::Kind::output) {
+      if (auto s = sinkOfRole(peer->role)) {
+        SinkState& st = sink(*s);
+        st.routing_id = routing_id;
+        st.window = peer->window;
+        st.sent = journal_.acked(*s);  // a new instance gets everything unacknowledged again
+        st.in_flight.clear();
+        st.stop_requested = false;
+      }
+    }
+  } else if (auto* sub = std::get_if<wire::Submit>(&env)) {
+    handleSubmit(*peer, *sub, frames[2]);
+  } else if (auto* res = std::get_if<wire::Result>(&env)) {
+    handleResult(*peer, *res, now);
+  } else {
+    malformed(peer, routing_id, std::string("unexpected ") + std::string(wire::name(env)));
+  }
+}
+
+std::uint64_t Hub::journalReport(std::string id, std::string_view category, zmq::message_t body) {
+  bool is_default = false;
+  const routing::Route& route = router_->route(category, is_default);
+  if (is_default) {
+    ++counters_.unknown_category;
+    if (unknown_logged_.size() < kMaxUnknownLogged && unknown_logged_.emplace(category).second) {
+      spdlog::info("unknown category '{}': routed to categories.default (counted; logged once)",
+                   category);
+    }
+  }
+  ++counters_.accepted;
+  // Aliasing: the entry keeps the whole routing table alive, so a reload can swap tables
+  // while older reports finish by the rules they were accepted under.
+  return journal_.append(std::move(id), std::move(body),
+                         std::shared_ptr<const routing::Route>(router_, &route));
+}
+
+void Hub::handleSubmit(Peer& peer, const wire::Submit& m, zmq::message_t& body) {
+  if (peer.kind != wire::Kind::input)
+    return malformed(&peer, peer.routing_id, "submit from an output");
+  if (m.seq != peer.expected) {
+    return malformed(
+        &peer, peer.routing_id,
+        "submit seq " + std::to_string(m.seq) + ", expected " + std::to_string(peer.expected));
+  }
+  if (m.seq > peer.acked + kInputWindow)
+    return malformed(&peer, peer.routing_id, "submit beyond credit");
+  ++peer.expected;
+  peer.upto = m.seq;
+  if (ack_due_.empty() || ack_due_.back() != peer.routing_id) ack_due_.push_back(peer.routing_id);
+  if (body.size() > wire::kMaxBodyBytes || m.category.empty() || m.id.empty()) {
+    ++peer.refused;
+    ++counters_.refused;
+    spdlog::warn(
+        "refused report {} from {}: {}", m.id, peer.id,
+        body.size() > wire::kMaxBodyBytes ? "larger than the body limit" : "empty id or category");
+    return;
+  }
+  journalReport(m.id, m.category, std::move(body));
+}
+
+void Hub::sendAcks() {
+  for (const auto& rid : ack_due_) {
+    auto it = peers_.find(rid);
+    if (it == peers_.end()) continue;
+    Peer& p = it->second;
+    if (p.upto == p.acked) continue;
+    // The journal is in memory in this version: accepted means appended.
+    std::vector<zmq::message_t> out;
+    out.emplace_back(rid.data(), rid.size());
+    const std::string env = wire::encode(wire::Ack{p.upto, p.upto + kInputWindow, p.refused});
+    out.emplace_back(env.data(), env.size());
+    int err = 0;
+    if (zmqu::sendMultipart(children_, out, err)) p.acked = p.upto;
+  }
+  ack_due_.clear();
+}
+
+void Hub::handleResult(Peer& peer, const wire::Result& m, TimePoint now) {
+  auto s = sinkOfRole(peer.role);
+  if (!s || sink(*s).routing_id != peer.routing_id) {
+    return malformed(&peer, peer.routing_id, "result from an output that is not serving");
+  }
+  SinkState& st = sink(*s);
+  const std::uint64_t before = journal_.backlog(*s);
+  journal_.ack(*s, m.upto);
+  while (!st.in_flight.empty() && st.in_flight.front() <= m.upto)
+    st.in_flight.pop_front();
+  if (m.status == wire::Status::ok) {
+    st.retry_streak = 0;
+  } else if (m.status == wire::Status::failed) {
+    ++st.failed;
+    st.last_error = m.reason;
+    spdlog::error("{}: report at seq {} failed for good: {}; counted, not retried", peer.id, m.seq,
+                  m.reason);
+    journal_.ack(*s, m.seq);
+    while (!st.in_flight.empty() && st.in_flight.front() <= m.seq)
+      st.in_flight.pop_front();
+  } else {
+    ++st.retries;
+    st.last_error = m.reason;
+    const Duration pause = std::min<Duration>(
+        std::chrono::seconds(1) * (1 << std::min(st.retry_streak, 6)), std::chrono::seconds(60));
+    ++st.retry_streak;
+    st.retry_at = now + pause;
+    st.sent = journal_.acked(*s);
+    st.in_flight.clear();
+    spdlog::warn("{}: delivery needs a retry ({}); the reports wait in the journal, next try in {}",
+                 peer.id, m.reason, formatDuration(pause));
+  }
+  const std::uint64_t done = before - journal_.backlog(*s);
+  st.delivered += done - (m.status == wire::Status::failed ? 1 : 0);
+  counters_.delivered += done - (m.status == wire::Status::failed ? 1 : 0);
+}
+
+void Hub::pumpSinks(TimePoint now) {
+  for (std::size_t i = 0; i < routing::kSinkCount; ++i) {
+    SinkState& st = sinks_[i];
+    const auto s = static_cast<routing::Sink>(i);
+    if (st.routing_id.empty() || st.retry_at > now) continue;
+    while (st.in_flight.size() < st.window) {
+      const Entry* e = journal_.next(s, st.sent);
+      if (!e) break;
+      wire::Deliver d{e->seq, e->id, {}};
+      for (const auto& sd : e->route->sinks) {
+        if (sd.sink == s) d.targets = sd.targets;
+      }
+      std::vector<zmq::message_t> out;
+      out.emplace_back(st.routing_id.data(), st.routing_id.size());
+      const std::string env = wire::encode(d);
+      out.emplace_back(env.data(), env.size());
+      out.emplace_back();
+      out.back().copy(const_cast<zmq::message_t&>(e->body));  // shares the buffer, no copy
+      int err = 0;
+      if (!zmqu::sendMultipart(children_, out, err)) {
+        if (err == EHOSTUNREACH) st.routing_id.clear();  // gone; it comes back through Ready
+        break;
+      }
+      st.sent = e->seq;
+      st.in_flight.push_back(e->seq);
+    }
+  }
+}
+
+void Hub::connectionGone(pid_t pid) {
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    if (it->second.pid == pid) {
+      for (auto& st : sinks_) {
+        if (st.routing_id == it->first) st.routing_id.clear();
+      }
+      it = peers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+// ---- signals --------------------------------------------------------------------------
+
+void Hub::handleSignals(TimePoint now) {
+  signalfd_siginfo info;
+  bool child = false;
+  while (read(signal_fd_, &info, sizeof info) == sizeof info) {
+    switch (info.ssi_signo) {
+      case SIGCHLD:
+        child = true;
+        break;
+      case SIGTERM:
+        beginShutdown("SIGTERM", now);
+        break;
+      case SIGINT:
+        beginShutdown("SIGINT", now);
+        break;
+      case SIGHUP:
+        spdlog::warn("SIGHUP: reload is not available in this version; config unchanged");
+        break;
+    }
+  }
+  if (child) reap(now);
+}
+
+void Hub::reap(TimePoint now) {
+  // Many SIGCHLDs coalesce into one signalfd record: reap until nothing is left.
+  for (;;) {
+    int st = 0;
+    const pid_t pid = waitpid(-1, &st, WNOHANG);
+    if (pid <= 0) break;
+    connectionGone(pid);
+    supervisor_.exited(pid, st, now);  // false for reaped orphans: nothing to do
+  }
+}
+
+// ---- phases and DMStop ----------------------------------------------------------------
+
+bool Hub::advance(TimePoint now) {
+  const auto& procs = supervisor_.processes();
+  const Phase before = phase_;
+  switch (phase_) {
+    case Phase::starting: {
+      // Outputs first, so the first report an input sends has somewhere to go.
+      const bool outputs_settled = std::none_of(procs.begin(), procs.end(), [](const auto& kv) {
+        return kv.second.spec.kind == wire::Kind::output && kv.second.state == State::starting;
+      });
+      if (!outputs_settled) break;
+      for (const auto& [id, p] : procs) {
+        if (p.spec.kind == wire::Kind::input) supervisor_.start(id, now);
+      }
+      phase_ = Phase::running;
+      status_dirty_ = true;
+      spdlog::info("outputs up; inputs started");
+      break;
+    }
+    case Phase::running:
+    case Phase::done:
+      break;
+    case Phase::stage1:
+      if (supervisor_.noneAlive(wire::Kind::input)) {
+        phase_ = Phase::stage2;
+        stage_deadline_ = now + cfg_.kill_timeout;
+        status_dirty_ = true;
+        spdlog::info(
+            "DMStop stage 1 complete: inputs stopped; stage 2: stopping outputs after "
+            "they drain");
+      }
+      break;
+    case Phase::stage2: {
+      for (const auto& [id, p] : procs) {
+        if (p.spec.kind != wire::Kind::output) continue;
+        if (p.state == State::backoff) supervisor_.stop(id, now);
+        if (p.state != State::running && p.state != State::starting) continue;
+        auto s = sinkOfRole(p.spec.role);
+        const bool drained = !s || journal_.backlog(*s) == 0 || sink(*s).routing_id.empty();
+        if (drained) {
+          spdlog::info("asking {} (pid {}) to stop{}", id, p.pid,
+                       s && journal_.backlog(*s) ? " (not connected; its reports stay undelivered)"
+                                                 : " (drained)");
+          supervisor_.stop(id, now);
+        } else if (now >= stage_deadline_) {
+          spdlog::warn("{} (pid {}) did not drain within {} ({} reports undelivered); killed", id,
+                       p.pid, formatDuration(cfg_.kill_timeout), journal_.backlog(*s));
+          supervisor_.kill(id, now);
+        }
+      }
+      if (supervisor_.noneAlive()) {
+        phase_ = Phase::done;
+        status_dirty_ = true;
+      }
+      break;
+    }
+  }
+  return phase_ != before;
+}
+
+void Hub::beginShutdown(const std::string& why, TimePoint now) {
+  if (phase_ == Phase::stage1 || phase_ == Phase::stage2 || phase_ == Phase::done) return;
+  phase_ = Phase::stage1;
+  stage_deadline_ = now + cfg_.kill_timeout;
+  status_dirty_ = true;
+  std::string names;
+  for (const auto& [id, p] : supervisor_.processes()) {
+    if (p.spec.kind != wire::Kind::input) continue;
+    names += (names.empty() ? "" : ", ") + id;
+    supervisor_.stop(id, now);
+  }
+  spdlog::info("DMStop ({}): stage 1: stopping inputs: {}", why, names.empty() ? "none" : names);
+}
+
+void Hub::setDesk(bool on) {
+  if (desk_on_ == on) return;
+  desk_on_ = on;
+  status_dirty_ = true;
+  spdlog::info("desk {}", on ? "on (DeskOn)" : "off (DeskOff)");
+  broadcast(on ? "deskon" : "deskoff");
+}
+
+void Hub::broadcast(const std::string& command) {
+  const std::string env = wire::encode(wire::Control{command});
+  for (const auto& [rid, p] : peers_) {
+    if (!p.supervised) continue;
+    std::vector<zmq::message_t> out;
+    out.emplace_back(rid.data(), rid.size());
+    out.emplace_back(env.data(), env.size());
+    int err = 0;
+    zmqu::sendMultipart(children_, out, err);
+  }
+}
+
+// ---- control --------------------------------------------------------------------------
+
+void Hub::drainControl(TimePoint now) {
+  std::vector<zmq::message_t> frames;
+  bool overflow = false;
+  while (zmqu::recvMultipart(control_, frames, 2, overflow)) {
+    nlohmann::json reply;
+    if (overflow || frames.size() != 2 || frames[1].size() > kMaxControlBytes) {
+      ++counters_.malformed;
+      reply = {{"ok", false}, {"code", 2}, {"message", "malformed control request"}};
+    } else {
+      auto req = nlohmann::json::parse(zmqu::view(frames[1]), nullptr, false);
+      if (req.is_discarded() || !req.is_object() || !req.contains("cmd") ||
+          !req["cmd"].is_string()) {
+        ++counters_.malformed;
+        reply = {{"ok", false}, {"code", 2}, {"message", "malformed control request"}};
+      } else {
+        reply = handleControl(req, now);
+      }
+    }
+    std::vector<zmq::message_t> out;
+    out.push_back(std::move(frames[0]));
+    const std::string text = reply.dump();
+    out.emplace_back(text.data(), text.size());
+    int err = 0;
+    zmqu::sendMultipart(control_, out, err);  // a client that left gets nothing: fine
+  }
+}
+
+nlohmann::json Hub::handleControl(const nlohmann::json& req, TimePoint now) {
+  const std::string cmd = req["cmd"];
+  const bool stopping = phase_ == Phase::stage1 || phase_ == Phase::stage2 || phase_ == Phase::done;
+  auto ok = [](std::string message) {
+    return nlohmann::json{{"ok", true}, {"code", 0}, {"message", std::move(message)}};
+  };
+  auto refuse = [](std::string message) {
+    return nlohmann::json{{"ok", false}, {"code", 5}, {"message", std::move(message)}};
+  };
+  if (cmd == "status") {
+    auto r = ok("");
+    r["status"] = status(now);
+    return r;
+  }
+  if (cmd == "dmstop") {
+    if (stopping) return ok("DMStop already in progress");
+    beginShutdown("DMStop", now);
+    return ok("DMStop started: stage 1 (inputs), then stage 2 (outputs)");
+  }
+  if (cmd == "deskon" || cmd == "deskoff") {
+    if (stopping) return refuse("the hub is shutting down (DMStop); desk state unchanged");
+    const bool on = cmd == "deskon";
+    const bool changed = desk_on_ != on;
+    setDesk(on);
+    return ok(std::string("desk is ") + (on ? "on" : "off") + (changed ? "" : " (no change)"));
+  }
+  if (cmd == "report") {
+    if (stopping) return refuse("the hub is shutting down (DMStop); report not accepted");
+    return acceptJobReport(req);
+  }
+  if (cmd == "reload") {
+    return nlohmann::json{
+        {"ok", false}, {"code", 1}, {"message", "reload is not available in this version"}};
+  }
+  return nlohmann::json{{"ok", false}, {"code", 2}, {"message", "unknown command '" + cmd + "'"}};
+}
+
+nlohmann::json Hub::acceptJobReport(const nlohmann::json& req) {
+  auto bad = [this](const std::string& why) {
+    ++counters_.refused;
+    return nlohmann::json{{"ok", false}, {"code", 2}, {"message", "report refused: " + why}};
+  };
+  Report r;
+  try {
+    r.category = req.at("category").get<std::string>();
+    r.text = req.at("text").get<std::string>();
+    const std::string sev = req.value("severity", std::string("info"));
+    auto s = parseSeverity(sev);
+    if (!s) return bad("severity '" + sev + "' (use info, warning, error or critical)");
+    r.severity = *s;
+    if (req.contains("attrs")) r.attrs = req["attrs"].get<std::map<std::string, std::string>>();
+    r.id = req.value("id", std::string());
+  } catch (const nlohmann::json::exception& e) {
+    return bad(std::string("malformed fields: ") + e.what());
+  }
+  if (r.category.empty() || r.category.size() > 256) return bad("category must be 1-256 bytes");
+  if (r.id.empty()) r.id = newReportId();
+  r.ts_ns = nowNs();
+  r.origin = cfg_.node;
+  r.source = "jcl";
+  std::string body = encodeReport(r);
+  if (body.size() > wire::kMaxBodyBytes)
+    return bad("larger than " + std::to_string(wire::kMaxBodyBytes) + " bytes");
+  const std::string id = r.id;
+  journalReport(r.id, r.category, zmq::message_t(body.data(), body.size()));
+  nlohmann::json reply{{"ok", true}, {"code", 0}, {"message", "accepted"}, {"id", id}};
+  return reply;
+}
+
+// ---- status ---------------------------------------------------------------------------
+
+nlohmann::json Hub::status(TimePoint now) const {
+  nlohmann::json procs = nlohmann::json::array();
+  for (const auto& [id, p] : supervisor_.processes()) {
+    nlohmann::json j{
+        {"id", id},
+        {"role", p.spec.role},
+        {"kind", p.spec.kind == wire::Kind::input ? "input" : "output"},
+        {"pid", p.pid},
+        {"state", toString(p.state)},
+        {"restarts", p.restarts},
+        {"last_exit", p.last_exit},
+        {"uptime_s", p.state == State::running ? seconds(since(now, p.ready_at)) : 0.0},
+        {"throttled", p.policy.throttled()}};
+    if (p.state == State::backoff) j["next_restart_in_s"] = seconds(since(p.deadline, now));
+    procs.push_back(std::move(j));
+  }
+  nlohmann::json outs = nlohmann::json::array();
+  for (std::size_t i = 0; i < routing::kSinkCount; ++i) {
+    const SinkState& st = sinks_[i];
+    if (st.process.empty()) continue;
+    const auto s = static_cast<routing::Sink>(i);
+    outs.push_back({{"output", routing::toString(s)},
+                    {"process", st.process},
+                    {"connected", !st.routing_id.empty()},
+                    {"backlog", journal_.backlog(s)},
+                    {"in_flight", st.in_flight.size()},
+                    {"delivered", st.delivered},
+                    {"retries", st.retries},
+                    {"failed", st.failed},
+                    {"last_error", st.last_error}});
+  }
+  nlohmann::json attached = nlohmann::json::array();
+  for (const auto& [rid, p] : peers_) {
+    if (!p.supervised) attached.push_back({{"id", p.id}, {"pid", p.pid}, {"accepted", p.upto}});
+  }
+  return {{"node", cfg_.node},
+          {"pid", getpid()},
+          {"started_ns", started_wall_ns_},
+          {"uptime_s", seconds(since(now, started_))},
+          {"phase", phaseName(static_cast<int>(phase_))},
+          {"desk", desk_on_ ? "on" : "off"},
+          {"config", cfg_.file.string()},
+          {"processes", std::move(procs)},
+          {"outputs", std::move(outs)},
+          {"attached_inputs", std::move(attached)},
+          {"journal", {{"entries", journal_.size()}, {"last_seq", journal_.lastSeq()}}},
+          {"counters",
+           {{"accepted", counters_.accepted},
+            {"delivered", counters_.delivered},
+            {"unknown_category", counters_.unknown_category},
+            {"malformed", counters_.malformed},
+            {"refused", counters_.refused}}}};
+}
+
+void Hub::writeStatusFile(TimePoint now) {
+  status_dirty_ = false;
+  // Write then rename: a reader (hubctl status --offline, a person) never sees half a file.
+  const auto path = cfg_.state_dir / "status.json";
+  const auto tmp = cfg_.state_dir / "status.json.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << status(now).dump(2) << '\n';
+    if (!out) {
+      spdlog::warn("cannot write {}; status file not updated", tmp.string());
+      return;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) spdlog::warn("cannot rename {} to {}: {}", tmp.string(), path.string(), ec.message());
+}
+
+}  // namespace reporthub::hub

@@ -1,0 +1,143 @@
+// The hub's main loop (DESIGN §1): one thread, one poll over the child socket, the control
+// socket and a signalfd. It supervises children, accepts reports into the journal, routes
+// them, delivers to outputs with credit, answers control requests from cached state, and
+// runs the two-stage DMStop.
+#pragma once
+
+#include "config/config.h"
+#include "hub/journal.h"
+#include "hub/lock.h"
+#include "hub/supervisor.h"
+#include "routing/router.h"
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include <array>
+#include <deque>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+namespace reporthub::hub {
+
+class Hub final : public SupervisorActions {
+ public:
+  // Reports an input may have unacknowledged at once.
+  static constexpr std::uint64_t kInputWindow = 4096;
+
+  // Takes the validated config (and its text, handed to children) and the held lock.
+  // Throws std::system_error if a socket or descriptor cannot be set up (exit 1).
+  Hub(config::Config cfg, std::string config_text, HubLock lock);
+  ~Hub() override;
+
+  // Runs until DMStop or SIGTERM completes. Returns the process exit code.
+  int run();
+
+ private:
+  enum class Phase { starting, running, stage1, stage2, done };
+
+  // One connection on the child socket.
+  struct Peer {
+    std::string routing_id;
+    std::string id;
+    std::string role;
+    pid_t pid = 0;
+    wire::Kind kind = wire::Kind::input;
+    std::uint32_t window = 0;
+    bool supervised = false;
+    std::uint64_t expected = 1;  // inputs: next submit seq
+    std::uint64_t upto = 0;      // inputs: accepted or refused through this seq
+    std::uint64_t acked = 0;     // inputs: what the last Ack said
+    std::uint64_t refused = 0;
+    bool malformed_logged = false;
+  };
+
+  // Delivery state of one output.
+  struct SinkState {
+    std::string process;     // supervised process id serving it ("" if not configured)
+    std::string routing_id;  // its current connection, "" while it is not up
+    std::uint32_t window = 0;
+    std::uint64_t sent = 0;  // highest seq sent on the current connection
+    std::deque<std::uint64_t> in_flight;
+    std::uint64_t delivered = 0;
+    std::uint64_t retries = 0;
+    std::uint64_t failed = 0;
+    std::string last_error;
+    TimePoint retry_at{};
+    int retry_streak = 0;
+    bool stop_requested = false;
+  };
+
+  struct Counters {
+    std::uint64_t accepted = 0;
+    std::uint64_t delivered = 0;
+    std::uint64_t unknown_category = 0;
+    std::uint64_t malformed = 0;
+    std::uint64_t refused = 0;
+  };
+
+  pid_t spawn(const ProcessSpec& spec) override;
+  void signalGroup(pid_t pid, int sig) override;
+
+  void setupSockets();
+  void setupSignals();
+  void setupConfigFd();
+  std::vector<ProcessSpec> processSpecs() const;
+
+  void drainChildren(TimePoint now);
+  void handleChild(std::vector<zmq::message_t>& frames, TimePoint now);
+  void malformed(Peer* peer, const std::string& routing_id, const std::string& why);
+  void handleSubmit(Peer& peer, const wire::Submit& m, zmq::message_t& body);
+  void handleResult(Peer& peer, const wire::Result& m, TimePoint now);
+  void sendAcks();
+  void pumpSinks(TimePoint now);
+  void connectionGone(pid_t pid);
+
+  void drainControl(TimePoint now);
+  nlohmann::json handleControl(const nlohmann::json& req, TimePoint now);
+  nlohmann::json acceptJobReport(const nlohmann::json& req);
+
+  void handleSignals(TimePoint now);
+  void reap(TimePoint now);
+
+  // Moves start-up and shutdown forward; true if the phase changed (call again).
+  bool advance(TimePoint now);
+  void beginShutdown(const std::string& why, TimePoint now);
+  void setDesk(bool on);
+  void broadcast(const std::string& command);
+
+  // Stores a report the hub accepted; `category` routes it.
+  std::uint64_t journalReport(std::string id, std::string_view category, zmq::message_t body);
+  SinkState& sink(routing::Sink s) { return sinks_[static_cast<std::size_t>(s)]; }
+
+  nlohmann::json status(TimePoint now) const;
+  void writeStatusFile(TimePoint now);
+
+  config::Config cfg_;
+  std::string config_text_;
+  HubLock lock_;
+  std::shared_ptr<const routing::Router> router_;
+  zmq::context_t zmq_;
+  zmq::socket_t children_;
+  zmq::socket_t control_;
+  int signal_fd_ = -1;
+  int config_fd_ = -1;
+  std::string self_exe_;
+  Supervisor supervisor_;
+  Journal journal_;
+  std::unordered_map<std::string, Peer> peers_;  // by routing id
+  std::array<SinkState, routing::kSinkCount> sinks_;
+  std::set<std::string> unknown_logged_;
+  std::vector<std::string> ack_due_;
+  Counters counters_;
+  Phase phase_ = Phase::starting;
+  bool desk_on_ = true;
+  TimePoint started_;
+  std::int64_t started_wall_ns_ = 0;
+  TimePoint stage_deadline_{};
+  bool status_dirty_ = true;
+};
+
+}  // namespace reporthub::hub

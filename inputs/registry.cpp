@@ -1,0 +1,15 @@
+// The input role table; see registry.h.
+#include "inputs/registry.h"
+
+#include "inputs/testproc/testproc.h"
+
+namespace reporthub::inputs {
+
+std::span<const RoleInfo> registry() {
+  static const RoleInfo kRoles[] = {
+      {"testproc", wire::Kind::input, &testproc::main, "misbehaves on purpose, for tests"},
+  };
+  return kRoles;
+}
+
+}  // namespace reporthub::inputs

@@ -1,0 +1,88 @@
+// The common output loop; see output.h.
+#include "outputs/output.h"
+
+#include "common/child_link.h"
+
+#include <spdlog/spdlog.h>
+
+namespace reporthub::outputs {
+
+int runOutput(ChildContext& ctx, Output& output, std::uint32_t window) {
+  ChildLink link(ctx.zmq, {ctx.endpoint, ctx.role, ctx.id, wire::Kind::output, window});
+
+  std::uint64_t done = 0;       // every seq <= done is handled (delivered or failed)
+  std::uint64_t reported = 0;   // what the hub was last told
+  std::uint64_t retry_seq = 0;  // waiting for the hub to redeliver this seq
+  std::uint64_t malformed = 0;
+
+  auto tellHub = [&](wire::Status status, std::uint64_t seq, std::string reason) {
+    link.sendResult(wire::Result{done, status, seq, std::move(reason)});
+    reported = done;
+  };
+
+  link.on_deliver = [&](wire::Deliver& d, const zmq::message_t& body) {
+    if (retry_seq != 0) {
+      // After a retry answer, everything the hub had already sent is stale: it resends
+      // from retry_seq after its backoff.
+      if (d.seq != retry_seq) return;
+      retry_seq = 0;
+    }
+    if (d.seq <= done) return;  // a redelivery of something already handled
+    Report report;
+    std::string reason = decodeReport({static_cast<const char*>(body.data()), body.size()}, report);
+    wire::Status st = wire::Status::failed;
+    if (!reason.empty()) {
+      if (malformed++ == 0)
+        spdlog::error("malformed report {} ({}); counted and skipped", d.id, reason);
+      reason = "malformed report: " + reason;
+    } else {
+      st = output.deliver(report, d, reason);
+    }
+    if (st == wire::Status::ok) {
+      done = d.seq;
+      return;
+    }
+    // Everything before this one must be durable before the hub hears about it.
+    std::string flush_reason;
+    if (output.flush(flush_reason) != wire::Status::ok) {
+      retry_seq = reported + 1;
+      done = reported;
+      tellHub(wire::Status::retry, retry_seq, flush_reason);
+      return;
+    }
+    if (st == wire::Status::retry) {
+      retry_seq = d.seq;
+      tellHub(st, d.seq, reason);
+    } else {
+      tellHub(st, d.seq, reason);
+      done = d.seq;
+    }
+  };
+  link.on_control = [&](const std::string& cmd) {
+    if (cmd == "reopen") output.reopen();
+  };
+
+  link.ready();
+  for (;;) {
+    const bool idle_wait = done == reported && !link.stopRequested();
+    const bool busy = link.pump(std::chrono::milliseconds(idle_wait ? 500 : 0));
+    // Flush when the queue runs dry, or halfway through the window so the hub keeps sending.
+    if (done > reported && (!busy || done - reported >= window / 2)) {
+      std::string reason;
+      if (output.flush(reason) == wire::Status::ok) {
+        tellHub(wire::Status::ok, 0, {});
+      } else {
+        // Nothing after `reported` is durable: ask the hub to send it all again later.
+        retry_seq = reported + 1;
+        done = reported;
+        tellHub(wire::Status::retry, retry_seq, reason);
+      }
+    }
+    // Stop only with nothing received left undone and the hub told about all of it.
+    if (link.stopRequested() && !busy && done == reported) break;
+  }
+  spdlog::info("stopping: all received deliveries handled");
+  return 0;
+}
+
+}  // namespace reporthub::outputs

@@ -1,0 +1,34 @@
+// The shape every output shares (DESIGN §2, Fluent Bit's out_* plugins): receive a
+// delivery, do it, answer ok / retry / failed. The hub owns retries and backoff; an output
+// never drops a report by giving up on its own.
+#pragma once
+
+#include "common/report.h"
+#include "common/role.h"
+#include "common/wire.h"
+
+#include <string>
+
+namespace reporthub::outputs {
+
+class Output {
+ public:
+  virtual ~Output() = default;
+
+  // Does (or buffers) one delivery. On retry or failed, sets `reason`.
+  virtual wire::Status deliver(const Report& report, const wire::Deliver& d,
+                               std::string& reason) = 0;
+
+  // Makes everything delivered so far durable where it goes; called when no delivery is
+  // waiting, and before the hub is told. The default has nothing buffered.
+  virtual wire::Status flush(std::string& /*reason*/) { return wire::Status::ok; }
+
+  // Reopen files (SIGHUP, for logrotate).
+  virtual void reopen() {}
+};
+
+// Runs an output's loop until the hub asks it to stop and everything received is done.
+// `window` bounds the deliveries the hub may have in flight to it. Returns the exit code.
+int runOutput(ChildContext& ctx, Output& output, std::uint32_t window = 1024);
+
+}  // namespace reporthub::outputs

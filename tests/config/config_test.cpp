@@ -1,0 +1,455 @@
+// Tests for config/config.cpp: good files load with their defaults and resolved paths; bad
+// files report every problem at the exact line and column an operator would look at.
+#include "config/config.h"
+
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using namespace reporthub;
+using namespace reporthub::config;
+
+namespace {
+
+// A fresh directory under the system temp dir, removed with its contents when done.
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path_ = fs::temp_directory_path() / ("reporthub-config-test-" + std::to_string(::getpid()) +
+                                         "-" + std::to_string(counter++));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const fs::path& path() const { return path_; }
+
+  fs::path write(const fs::path& name, const std::string& text) const {
+    const fs::path file = path_ / name;
+    fs::create_directories(file.parent_path());
+    std::ofstream(file, std::ios::binary) << text;
+    return file;
+  }
+
+ private:
+  fs::path path_;
+};
+
+// Loads `yaml` from a file and returns the problems reported (empty if it loaded).
+std::vector<Problem> problemsOf(const std::string& yaml) {
+  TempDir dir;
+  const fs::path file = dir.write("hub.yaml", yaml);
+  try {
+    load(file);
+  } catch (const ConfigError& e) {
+    for (const Problem& p : e.problems())
+      CHECK(p.file == file.string());
+    return e.problems();
+  }
+  return {};
+}
+
+std::string listed(const std::vector<Problem>& problems) {
+  std::string out;
+  for (const Problem& p : problems)
+    out += "\n  " + p.str();
+  return out;
+}
+
+bool has(const std::vector<Problem>& problems, int line, int column, const std::string& text) {
+  for (const Problem& p : problems) {
+    if (p.line == line && p.column == column && p.message.find(text) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+struct BadCase {
+  const char* what;
+  std::string yaml;
+  int line;
+  int column;
+  std::string fragment;
+};
+
+const std::vector<BadCase> kBadCases = {
+    {"unknown top-level key", "node: alpha\nnodez: {}\n", 2, 1,
+     "unknown key 'nodez' (known: node, paths,"},
+    {"unknown nested key", "node: alpha\noutputs:\n  local: { file: x.log, colour: red }\n", 3, 25,
+     "unknown key 'colour' in outputs.local (known: file, format, restart)"},
+    {"wrong type for a section", "node: alpha\nshutdown: [5m]\n", 2, 11,
+     "shutdown: expected a mapping, got a sequence"},
+    {"wrong type for an integer", "node: alpha\nmax_hops: many\n", 2, 11,
+     "max_hops: expected an integer, got 'many'"},
+    {"integer out of range", "node: alpha\nmax_hops: 65\n", 2, 11, "out of range (1..64)"},
+    {"bad duration", "node: alpha\nshutdown:\n  kill_timeout: 5x\n", 3, 17,
+     "bad duration '5x' (use e.g. 500ms, 30s, 5m, 1h)"},
+    {"zero duration", "node: alpha\nrestart: { window: 0s }\n", 2, 20,
+     "restart.window: must be greater than 0"},
+    {"missing node", "# no node here\npaths: { state_dir: var }\n", 2, 1,
+     "missing required key 'node'"},
+    {"bad node name", "node: al/pha\n", 1, 7, "not a valid node name"},
+    {"bad pending value", "node: alpha\nstartup: { pending: keep }\n", 2, 21,
+     "startup.pending: bad value 'keep' (valid: replay, discard)"},
+    {"bad desk switch", "node: alpha\ndesk:\n  at_start: sometimes\n", 3, 13,
+     "bad value 'sometimes' (valid: on, off"},
+    {"recipient naming an undefined node",
+     "node: alpha\n"
+     "nodes:\n"
+     "  hq: { address: \"tcp://hq.example.net:7410\" }\n"
+     "recipients:\n"
+     "  operator: local\n"
+     "  far: { node: zz, recipient: operator }\n",
+     6, 16, "recipients.far.node: unknown node 'zz' (defined in nodes: hq)"},
+    {"recipient naming this node",
+     "node: alpha\nrecipients:\n  me: { node: alpha, recipient: x }\n", 3, 15,
+     "is this hub's own node"},
+    {"category naming an undefined recipient",
+     "node: alpha\nrecipients:\n  operator: local\ncategories:\n  DISK: [operator, opz]\n", 5, 20,
+     "category 'DISK': unknown recipient 'opz' (defined: operator)"},
+    {"unavailable input", "node: alpha\ninputs:\n  check: {}\n", 3, 3,
+     "input 'check' is not available in this build (available: testproc)"},
+    {"unknown input", "node: alpha\ninputs:\n  tail: {}\n", 3, 3,
+     "unknown input 'tail' (known: check, logscan, ns_receive, ds_receive, testproc)"},
+    {"unavailable output", "node: alpha\noutputs:\n  printer: { command: [lp] }\n", 3, 3,
+     "output 'printer' is not available in this build (available: local)"},
+    {"recipient needing an unavailable output",
+     "node: alpha\nrecipients:\n  operator: local\n  ops: { mail: [alice, bob] }\n", 4, 8,
+     "recipient 'ops' needs output 'desksend', which is not available in this build"},
+    {"bad recipient kind", "node: alpha\nrecipients:\n  operator: console\n", 3, 13,
+     "recipients.operator: bad value 'console' (valid: local, printer"},
+    {"testproc missing mode", "node: alpha\ninputs:\n  testproc:\n    - name: t1\n", 4, 7,
+     "missing required key 'mode' in inputs.testproc[0]"},
+    {"testproc bad mode", "node: alpha\ninputs:\n  testproc:\n    - { name: t1, mode: sulk }\n", 4,
+     25, "bad value 'sulk' (valid: healthy, crash, hang, ignore-term, slow-stop, emit)"},
+    {"duplicate testproc name",
+     "node: alpha\n"
+     "inputs:\n"
+     "  testproc:\n"
+     "    - { name: t1, mode: healthy }\n"
+     "    - { name: t1, mode: crash }\n",
+     5, 15, "duplicate testproc name 't1' (first at line 4)"},
+    {"bad log format", "node: alpha\noutputs:\n  local:\n    format: xml\n", 4, 13,
+     "outputs.local.format: bad value 'xml' (valid: text, json)"},
+    {"run_dir too long", "node: alpha\npaths:\n  run_dir: /" + std::string(100, 'r') + "\n", 3, 12,
+     "is 114 bytes, longer than the 107"},
+    {"duplicate key", "node: alpha\nnode: beta\n", 2, 1, "duplicate key 'node' (first at line 1)"},
+    {"no default and no local recipient",
+     "node: alpha\nrecipients:\n  operator: printer\ncategories:\n  DISK: [operator]\n", 4, 1,
+     "no 'default' category and no local recipient to fall back on"},
+    {"YAML syntax error", "node: alpha\nrecipients: operator: local\n", 2, 21,
+     "YAML syntax error: illegal map value"},
+    {"not a mapping at all", "just a sentence\n", 1, 1, "must be a mapping"},
+};
+
+const std::string kExample =
+    R"(# The default config: `reporthub run -c examples/hub.yaml` from a fresh clone.
+# State and sockets go under examples/var and examples/run (ignored by git).
+node: alpha
+paths:
+  state_dir: var
+  run_dir: run
+shutdown: { kill_timeout: 30s }
+startup: { pending: replay }
+desk: { at_start: on }
+restart: { immediate: 3, window: 10m, then_every: 30m }
+
+outputs:
+  local: { file: var/operator.log }
+
+recipients:
+  operator: local
+
+categories:
+  default: [operator]
+)";
+
+}  // namespace
+
+TEST_CASE("each bad config reports its problem at the exact line and column", "[config]") {
+  for (const BadCase& c : kBadCases) {
+    SECTION(c.what) {
+      const auto problems = problemsOf(c.yaml);
+      INFO("reported:" << listed(problems));
+      REQUIRE_FALSE(problems.empty());
+      CHECK(has(problems, c.line, c.column, c.fragment));
+    }
+  }
+}
+
+TEST_CASE("a YAML syntax error is the one problem reported", "[config]") {
+  const auto problems = problemsOf("node: alpha\nnodez: {}\nrecipients: [operator\n");
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message.starts_with("YAML syntax error: "));
+}
+
+TEST_CASE("every problem in one file is reported, in file order", "[config]") {
+  const auto problems = problemsOf(
+      "node: alpha\n"
+      "shutdown: { kill_timeout: soon }\n"
+      "startup: { pending: keep }\n"
+      "outputs:\n"
+      "  local: { colour: red }\n"
+      "inputs:\n"
+      "  logscan: {}\n"
+      "categories:\n"
+      "  DISK: [nobody]\n");
+  INFO("reported:" << listed(problems));
+  REQUIRE(problems.size() == 5);
+  CHECK(has(problems, 2, 27, "bad duration 'soon'"));
+  CHECK(has(problems, 3, 21, "bad value 'keep'"));
+  CHECK(has(problems, 5, 12, "unknown key 'colour' in outputs.local"));
+  CHECK(has(problems, 7, 3, "input 'logscan' is not available in this build"));
+  CHECK(has(problems, 9, 10, "unknown recipient 'nobody' (defined: operator)"));
+  for (std::size_t i = 1; i < problems.size(); ++i)
+    CHECK(problems[i - 1].line <= problems[i].line);
+}
+
+TEST_CASE("ConfigError says every problem as FILE:LINE:COL: message", "[config]") {
+  TempDir dir;
+  const fs::path file = dir.write("hub.yaml", "node: alpha\nbogus: 1\nmax_hops: 0\n");
+  try {
+    load(file);
+    FAIL("load accepted a bad file");
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    CHECK(what.find(file.string() + ":2:1: unknown key 'bogus'") != std::string::npos);
+    CHECK(what.find(file.string() + ":3:11: max_hops: 0 is out of range (1..64)") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("a minimal config gets every default", "[config]") {
+  TempDir dir;
+  const fs::path file = dir.write("hub.yaml", "node: alpha\n");
+  const Config c = load(file);
+  CHECK(c.file == file);
+  CHECK(c.node == "alpha");
+  CHECK(c.state_dir == dir.path() / "var");
+  CHECK(c.run_dir == dir.path() / "run");
+  CHECK(c.kill_timeout == std::chrono::minutes(5));
+  CHECK(c.pending == Pending::replay);
+  CHECK(c.desk_at_start);
+  CHECK(c.restart == RestartPolicy{});
+  CHECK(c.restart.immediate == 3);
+  CHECK(c.restart.window == std::chrono::minutes(10));
+  CHECK(c.restart.then_every == std::chrono::minutes(30));
+  CHECK(c.max_hops == 8);
+  CHECK(c.inputs.testproc.empty());
+  CHECK(c.outputs.local.file == dir.path() / "var" / "operator.log");
+  CHECK(c.outputs.local.format == LogFormat::text);
+  CHECK_FALSE(c.outputs.local.restart.has_value());
+  CHECK(c.nodes.empty());
+  REQUIRE(c.recipients.size() == 1);
+  CHECK(std::holds_alternative<LocalRecipient>(c.recipients.at("operator")));
+  CHECK(c.categories == std::map<std::string, std::vector<std::string>>{{"default", {"operator"}}});
+  CHECK(c.controlEndpoint() == "ipc://" + (dir.path() / "run" / "control.sock").string());
+}
+
+TEST_CASE("relative paths resolve against the config file's directory", "[config]") {
+  TempDir dir;
+  const fs::path file = dir.write("etc/hub.yaml",
+                                  "node: alpha\n"
+                                  "paths: { state_dir: ../state/./hub, run_dir: sock/ }\n"
+                                  "outputs:\n"
+                                  "  local: { file: logs/../op.log, format: json }\n");
+  const Config c = load(file);
+  CHECK(c.state_dir == dir.path() / "state" / "hub");
+  CHECK(c.run_dir == dir.path() / "etc" / "sock");
+  CHECK(c.outputs.local.file == dir.path() / "etc" / "op.log");
+  CHECK(c.outputs.local.format == LogFormat::json);
+  CHECK(c.file.is_absolute());
+}
+
+TEST_CASE("absolute paths are kept, normalized", "[config]") {
+  TempDir dir;
+  const fs::path state = dir.path() / "elsewhere";
+  const fs::path file =
+      dir.write("hub.yaml", "node: alpha\npaths: { state_dir: '" + state.string() + "/./' }\n");
+  CHECK(load(file).state_dir == state);
+}
+
+TEST_CASE("scalars and sections are read with their documented spellings", "[config]") {
+  TempDir dir;
+  const fs::path file = dir.write("hub.yaml",
+                                  "node: site-1.a_b\n"
+                                  "shutdown: { kill_timeout: 500ms }\n"
+                                  "startup: { pending: discard }\n"
+                                  "desk: { at_start: off }\n"
+                                  "restart: { immediate: 0, then_every: 1h }\n"
+                                  "max_hops: 64\n"
+                                  "nodes:\n"
+                                  "  hq: { address: \"tcp://hq.example.net:7410\", public_key: "
+                                  "\"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\" }\n");
+  const Config c = load(file);
+  CHECK(c.node == "site-1.a_b");
+  CHECK(c.kill_timeout == std::chrono::milliseconds(500));
+  CHECK(c.pending == Pending::discard);
+  CHECK_FALSE(c.desk_at_start);
+  CHECK(c.restart.immediate == 0);
+  CHECK(c.restart.window == std::chrono::minutes(10));  // not given: kept
+  CHECK(c.restart.then_every == std::chrono::hours(1));
+  CHECK(c.max_hops == 64);
+  REQUIRE(c.nodes.count("hq") == 1);
+  CHECK(c.nodes.at("hq").address == "tcp://hq.example.net:7410");
+  CHECK(c.nodes.at("hq").public_key == "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+}
+
+TEST_CASE("desk.at_start takes on/off and true/false", "[config]") {
+  TempDir dir;
+  for (const auto& [text, expected] : std::vector<std::pair<std::string, bool>>{
+           {"on", true}, {"off", false}, {"true", true}, {"false", false}}) {
+    const fs::path file = dir.write("hub.yaml", "node: alpha\ndesk: { at_start: " + text + " }\n");
+    CHECK(load(file).desk_at_start == expected);
+  }
+}
+
+TEST_CASE("testproc entries load, their restart policy starting from the top-level one",
+          "[config]") {
+  TempDir dir;
+  const fs::path file = dir.write("hub.yaml",
+                                  "node: alpha\n"
+                                  "restart: { immediate: 5, window: 1m, then_every: 2m }\n"
+                                  "inputs:\n"
+                                  "  testproc:\n"
+                                  "    - name: flaky\n"
+                                  "      mode: crash\n"
+                                  "      delay: 200ms\n"
+                                  "      restart: { window: 30s }\n"
+                                  "    - { name: talker, mode: emit, count: 10, category: DISK }\n"
+                                  "    - { name: stubborn, mode: ignore-term }\n"
+                                  "    - { name: slow, mode: slow-stop }\n");
+  const Config c = load(file);
+  REQUIRE(c.inputs.testproc.size() == 4);
+  const TestProc& flaky = c.inputs.testproc[0];
+  CHECK(flaky.name == "flaky");
+  CHECK(flaky.mode == TestMode::crash);
+  CHECK(flaky.delay == std::chrono::milliseconds(200));
+  REQUIRE(flaky.restart.has_value());
+  CHECK(*flaky.restart == RestartPolicy{5, std::chrono::seconds(30), std::chrono::minutes(2)});
+  const TestProc& talker = c.inputs.testproc[1];
+  CHECK(talker.mode == TestMode::emit);
+  CHECK(talker.count == 10);
+  CHECK(talker.category == "DISK");
+  CHECK_FALSE(talker.restart.has_value());
+  CHECK(c.inputs.testproc[2].mode == TestMode::ignore_term);
+  CHECK(c.inputs.testproc[2].category == "TEST");
+  CHECK(c.inputs.testproc[3].mode == TestMode::slow_stop);
+}
+
+TEST_CASE("without a default category, every local recipient is the default", "[config]") {
+  TempDir dir;
+  const fs::path file = dir.write("hub.yaml",
+                                  "node: alpha\n"
+                                  "recipients:\n"
+                                  "  zed: local\n"
+                                  "  able: local\n"
+                                  "categories:\n"
+                                  "  DISK: [zed]\n");
+  const Config c = load(file);
+  CHECK(c.categories.at("DISK") == std::vector<std::string>{"zed"});
+  CHECK(c.categories.at("default") == std::vector<std::string>{"zed", "able"});  // config order
+}
+
+TEST_CASE("an explicit default category is kept as written", "[config]") {
+  TempDir dir;
+  const fs::path file = dir.write("hub.yaml",
+                                  "node: alpha\n"
+                                  "recipients: { a: local, b: local }\n"
+                                  "categories: { default: [b] }\n");
+  CHECK(load(file).categories.at("default") == std::vector<std::string>{"b"});
+}
+
+TEST_CASE("without recipients, the implicit operator can be named by categories", "[config]") {
+  TempDir dir;
+  const fs::path file = dir.write("hub.yaml", "node: alpha\ncategories:\n  DISK: [operator]\n");
+  const Config c = load(file);
+  CHECK(std::holds_alternative<LocalRecipient>(c.recipients.at("operator")));
+  CHECK(c.categories.at("DISK") == std::vector<std::string>{"operator"});
+  CHECK(c.categories.at("default") == std::vector<std::string>{"operator"});
+}
+
+TEST_CASE("the shipped example config loads", "[config]") {
+  TempDir dir;
+  const fs::path file = dir.write("hub.yaml", kExample);
+  const Config c = load(file);
+  CHECK(c.node == "alpha");
+  CHECK(c.state_dir == dir.path() / "var");
+  CHECK(c.run_dir == dir.path() / "run");
+  CHECK(c.kill_timeout == std::chrono::seconds(30));
+  CHECK(c.desk_at_start);
+  CHECK(c.outputs.local.file == dir.path() / "var" / "operator.log");
+  CHECK(c.categories.at("default") == std::vector<std::string>{"operator"});
+  CHECK(c.lockPath() == dir.path() / "var" / "hub.lock");
+}
+
+TEST_CASE("loadFromString gives what load gives", "[config]") {
+  TempDir dir;
+  const fs::path file = dir.write("hub.yaml", kExample);
+  const Config a = load(file);
+  const Config b = loadFromString(kExample, file);
+  CHECK(a.file == b.file);
+  CHECK(a.state_dir == b.state_dir);
+  CHECK(a.outputs == b.outputs);
+  CHECK(a.recipients == b.recipients);
+  CHECK(a.categories == b.categories);
+}
+
+TEST_CASE("stateDirOf reads only paths.state_dir", "[config]") {
+  const fs::path file = "/etc/reporthub/hub.yaml";
+  CHECK(stateDirOf("node: alpha\n", file) == "/etc/reporthub/var");
+  CHECK(stateDirOf("paths: { state_dir: ../lib/hub/ }\n", file) == "/etc/lib/hub");
+  CHECK(stateDirOf("paths: { state_dir: /var/lib/hub }\n", file) == "/var/lib/hub");
+  // Other problems wait for the full load, after the lock is held.
+  CHECK(stateDirOf("bogus: 1\npaths: { state_dir: s, run_dir: [x] }\n", file) ==
+        "/etc/reporthub/s");
+  CHECK(stateDirOf("", file) == "/etc/reporthub/var");
+}
+
+TEST_CASE("stateDirOf refuses what it cannot read", "[config]") {
+  const fs::path file = "/etc/reporthub/hub.yaml";
+  CHECK_THROWS_AS(stateDirOf("paths: [oops\n", file), ConfigError);
+  CHECK_THROWS_AS(stateDirOf("paths: [var]\n", file), ConfigError);
+  try {
+    stateDirOf("paths:\n  state_dir: { a: b }\n", file);
+    FAIL("accepted a mapping as state_dir");
+  } catch (const ConfigError& e) {
+    REQUIRE(e.problems().size() == 1);
+    CHECK(e.problems()[0].str() ==
+          "/etc/reporthub/hub.yaml:2:14: paths.state_dir: expected a string, got a mapping");
+  }
+}
+
+TEST_CASE("readFile reads a file and reports one it cannot read without a line", "[config]") {
+  TempDir dir;
+  const fs::path file = dir.write("hub.yaml", "node: alpha\n");
+  CHECK(readFile(file) == "node: alpha\n");
+  const fs::path missing = dir.path() / "missing.yaml";
+  try {
+    readFile(missing);
+    FAIL("read a missing file");
+  } catch (const ConfigError& e) {
+    REQUIRE(e.problems().size() == 1);
+    CHECK(e.problems()[0].line == 0);
+    CHECK(e.problems()[0].str() == missing.string() + ": cannot read: No such file or directory");
+  }
+  CHECK_THROWS_AS(load(missing), ConfigError);
+}
+
+TEST_CASE("Problem::str formats with and without a position", "[config]") {
+  CHECK(Problem{"hub.yaml", 3, 7, "bad"}.str() == "hub.yaml:3:7: bad");
+  CHECK(Problem{"hub.yaml", 0, 0, "cannot read: x"}.str() == "hub.yaml: cannot read: x");
+}

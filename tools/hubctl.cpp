@@ -1,0 +1,271 @@
+// hubctl: the operator's and jobs' client for a running hub. It finds the hub's control
+// socket through the config (paths.run_dir), asks, and turns the answer into an exit code
+// (DESIGN §4): 0 ok, 1 failure, 2 usage or config error, 4 no hub running, 5 refused.
+#include "common/report.h"
+#include "common/zmq_util.h"
+#include "config/config.h"
+#include "hub/lock.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+namespace rh = reporthub;
+using nlohmann::json;
+
+namespace {
+
+constexpr int kOk = 0, kFailure = 1, kUsage = 2, kNoHub = 4, kRefused = 5;
+
+struct Outcome {
+  int code;
+  json reply;
+};
+
+// Whether a hub holds the lock and its control socket can be reached; the exit code if not.
+int checkHub(const rh::config::Config& cfg) {
+  if (!rh::hub::HubLock::holder(cfg.lockPath())) {
+    std::cerr << "hubctl: no hub is running for " << cfg.file.string() << " (lock "
+              << cfg.lockPath().string() << " is not held)\n";
+    return kNoHub;
+  }
+  const auto sock = cfg.run_dir / "control.sock";
+  if (access(sock.c_str(), R_OK | W_OK) != 0) {
+    if (errno == EACCES || errno == EPERM) {
+      std::cerr << "hubctl: refused: cannot reach the control socket " << sock.string() << ": "
+                << strerror(errno) << " (the hub accepts only its own user)\n";
+      return kRefused;
+    }
+    std::cerr << "hubctl: no hub is answering: " << sock.string() << ": " << strerror(errno)
+              << '\n';
+    return kNoHub;
+  }
+  return kOk;
+}
+
+Outcome request(const rh::config::Config& cfg, const json& req, rh::Duration timeout) {
+  if (int code = checkHub(cfg); code != kOk) return {code, {}};
+  zmq::context_t ctx(1);
+  zmq::socket_t sock(ctx, zmq::socket_type::dealer);
+  rh::zmqu::configure(sock, 1000, std::chrono::milliseconds(0));
+  sock.connect(cfg.controlEndpoint());
+  const std::string text = req.dump();
+  sock.send(zmq::buffer(text), zmq::send_flags::none);
+  std::vector<zmq::pollitem_t> items{{sock.handle(), 0, ZMQ_POLLIN, 0}};
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    rh::zmqu::poll(items, std::chrono::duration_cast<rh::Duration>(
+                              deadline - std::chrono::steady_clock::now()));
+    zmq::message_t msg;
+    if (sock.recv(msg, zmq::recv_flags::dontwait)) {
+      json reply = json::parse(rh::zmqu::view(msg), nullptr, false);
+      if (reply.is_discarded() || !reply.is_object()) {
+        std::cerr << "hubctl: the hub sent a malformed reply\n";
+        return {kFailure, {}};
+      }
+      return {reply.value("code", kFailure), reply};
+    }
+  }
+  std::cerr << "hubctl: the hub did not answer within " << rh::formatDuration(timeout) << '\n';
+  return {kFailure, {}};
+}
+
+std::string fmtSeconds(double s) {
+  char buf[32];
+  if (s < 120)
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+  else if (s < 7200)
+    std::snprintf(buf, sizeof buf, "%.1fm", s / 60);
+  else
+    std::snprintf(buf, sizeof buf, "%.1fh", s / 3600);
+  return buf;
+}
+
+void printStatusTable(const json& st) {
+  std::printf("node %s  pid %d  up %s  %s  desk %s\n", st.value("node", "?").c_str(),
+              st.value("pid", 0), fmtSeconds(st.value("uptime_s", 0.0)).c_str(),
+              st.value("phase", "?").c_str(), st.value("desk", "?").c_str());
+  std::printf("\n%-24s %-7s %-9s %-8s %-9s %-9s %s\n", "PROCESS", "KIND", "STATE", "PID",
+              "RESTARTS", "UPTIME", "LAST EXIT");
+  for (const auto& p : st.value("processes", json::array())) {
+    std::string state = p.value("state", "?");
+    if (p.contains("next_restart_in_s"))
+      state += " " + fmtSeconds(p["next_restart_in_s"].get<double>());
+    if (p.value("throttled", false)) state += " (throttled)";
+    std::printf("%-24s %-7s %-9s %-8d %-9d %-9s %s\n", p.value("id", "?").c_str(),
+                p.value("kind", "?").c_str(), state.c_str(), p.value("pid", 0),
+                p.value("restarts", 0), fmtSeconds(p.value("uptime_s", 0.0)).c_str(),
+                p.value("last_exit", "").c_str());
+  }
+  std::printf("\n%-10s %-10s %-9s %-10s %-10s %-8s %-7s %s\n", "OUTPUT", "CONNECTED", "BACKLOG",
+              "IN-FLIGHT", "DELIVERED", "RETRIES", "FAILED", "LAST ERROR");
+  for (const auto& o : st.value("outputs", json::array())) {
+    std::printf("%-10s %-10s %-9llu %-10llu %-10llu %-8llu %-7llu %s\n",
+                o.value("output", "?").c_str(), o.value("connected", false) ? "yes" : "no",
+                o.value("backlog", 0ULL), o.value("in_flight", 0ULL), o.value("delivered", 0ULL),
+                o.value("retries", 0ULL), o.value("failed", 0ULL),
+                o.value("last_error", "").c_str());
+  }
+  const auto& c = st.value("counters", json::object());
+  std::printf(
+      "\nreports: accepted %llu, delivered %llu, unknown category %llu, malformed %llu, "
+      "refused %llu\n",
+      c.value("accepted", 0ULL), c.value("delivered", 0ULL), c.value("unknown_category", 0ULL),
+      c.value("malformed", 0ULL), c.value("refused", 0ULL));
+}
+
+int cmdConsole(const rh::config::Config& cfg) {
+  if (int code = checkHub(cfg); code != kOk) return code;
+  zmq::context_t ctx(1);
+  zmq::socket_t sub(ctx, zmq::socket_type::sub);
+  rh::zmqu::configure(sub, 100'000, std::chrono::milliseconds(0));
+  sub.set(zmq::sockopt::subscribe, "");
+  sub.connect(cfg.consoleEndpoint());
+  std::cerr << "following the operator console of " << cfg.node << " (Ctrl-C to stop)\n";
+  signal(SIGPIPE, SIG_DFL);
+  for (;;) {
+    zmq::message_t msg;
+    try {
+      if (!sub.recv(msg)) continue;
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) return kOk;
+      throw;
+    }
+    std::cout.write(static_cast<const char*>(msg.data()), static_cast<std::streamsize>(msg.size()));
+    std::cout << '\n' << std::flush;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hubctl: control a running reporthub"};
+  app.require_subcommand(1);
+  std::string file;
+  app.add_option("-c,--config", file, "the hub's config file")->required();
+  double timeout_s = 10;
+  app.add_option("--timeout", timeout_s, "seconds to wait for the hub's answer")->default_val(10);
+
+  auto* deskon = app.add_subcommand("deskon", "enable desk processing (DeskOn)");
+  auto* deskoff = app.add_subcommand("deskoff", "disable desk processing (DeskOff)");
+  bool wait = false;
+  auto* dmstop = app.add_subcommand("dmstop", "two-stage shutdown of the hub (DMStop)");
+  dmstop->add_flag("--wait", wait, "return only when the hub has exited");
+  bool as_json = false, offline = false;
+  auto* status = app.add_subcommand("status", "processes, desk state, queues, counters");
+  status->add_flag("--json", as_json, "print the status as JSON");
+  status->add_flag("--offline", offline, "read the status file instead of asking the hub");
+  auto* reload = app.add_subcommand("reload", "validate and apply the config file again");
+  std::string category, severity = "info", text;
+  std::vector<std::string> attrs;
+  auto* report = app.add_subcommand("report", "submit one report (for jobs and scripts)");
+  report->add_option("-C,--category", category, "report category")->required();
+  report->add_option("-s,--severity", severity, "info, warning, error or critical");
+  report->add_option("-a,--attr", attrs, "KEY=VALUE attribute (repeatable)");
+  report->add_option("text", text, "report text")->required();
+  auto* console = app.add_subcommand("console", "follow the operator console live");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kOk : kUsage;
+  }
+
+  rh::config::Config cfg;
+  try {
+    cfg = rh::config::load(file);
+  } catch (const rh::config::ConfigError& e) {
+    for (const auto& p : e.problems())
+      std::cerr << p.str() << '\n';
+    return kUsage;
+  }
+  const auto timeout = rh::Duration(static_cast<std::int64_t>(timeout_s * 1000));
+
+  if (*console) return cmdConsole(cfg);
+
+  if (*status && offline) {
+    std::ifstream in(cfg.state_dir / "status.json");
+    json st = json::parse(in, nullptr, false);
+    if (!in.is_open() || st.is_discarded()) {
+      std::cerr << "hubctl: no readable status file at " << (cfg.state_dir / "status.json").string()
+                << '\n';
+      return kFailure;
+    }
+    if (as_json)
+      std::cout << st.dump(2) << '\n';
+    else
+      printStatusTable(st);
+    return kOk;
+  }
+
+  json req;
+  if (*deskon) req = {{"cmd", "deskon"}};
+  if (*deskoff) req = {{"cmd", "deskoff"}};
+  if (*dmstop) req = {{"cmd", "dmstop"}};
+  if (*status) req = {{"cmd", "status"}};
+  if (*reload) req = {{"cmd", "reload"}};
+  if (*report) {
+    if (!rh::parseSeverity(severity)) {
+      std::cerr << "hubctl: bad severity '" << severity
+                << "' (use info, warning, error or critical)\n";
+      return kUsage;
+    }
+    json a = json::object();
+    for (const auto& kv : attrs) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << "hubctl: bad attribute '" << kv << "' (use KEY=VALUE)\n";
+        return kUsage;
+      }
+      a[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    req = {{"cmd", "report"},
+           {"category", category},
+           {"severity", severity},
+           {"text", text},
+           {"attrs", a}};
+  }
+
+  Outcome out = request(cfg, req, timeout);
+  if (out.reply.is_null()) return out.code;
+  const std::string message = out.reply.value("message", "");
+  if (*status && out.code == kOk) {
+    if (as_json)
+      std::cout << out.reply["status"].dump(2) << '\n';
+    else
+      printStatusTable(out.reply["status"]);
+    return kOk;
+  }
+  if (out.code != kOk) {
+    std::cerr << "hubctl: " << message << '\n';
+    return out.code;
+  }
+  if (*report)
+    std::cout << out.reply.value("id", "") << '\n';
+  else if (!message.empty())
+    std::cout << message << '\n';
+  if (*dmstop && wait) {
+    // The hub is gone when its lock is free; it may take up to two kill timeouts.
+    const auto deadline =
+        std::chrono::steady_clock::now() + 2 * cfg.kill_timeout + std::chrono::seconds(30);
+    while (rh::hub::HubLock::holder(cfg.lockPath())) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        std::cerr << "hubctl: the hub is still running after "
+                  << rh::formatDuration(2 * cfg.kill_timeout) << '\n';
+        return kFailure;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::cout << "hub stopped\n";
+  }
+  return kOk;
+}
