@@ -23,8 +23,6 @@ int makeSignalFd() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
-  // A role that wants to ignore SIGTERM (the test child) sets SIG_IGN before this; a
-  // blocked, ignored signal is discarded, so it never shows up here.
   sigprocmask(SIG_BLOCK, &set, nullptr);
   int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (fd < 0) throw std::runtime_error(std::string("signalfd: ") + strerror(errno));

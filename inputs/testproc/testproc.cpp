@@ -23,10 +23,16 @@ int main(ChildContext& ctx) {
     return 2;
   }
   const config::TestProc& cfg = *it;
-  // Ignored before the link blocks SIGTERM into its signalfd, so it never arrives there.
-  if (cfg.mode == config::TestMode::ignore_term) signal(SIGTERM, SIG_IGN);
-
   ChildLink link(ctx.zmq, {ctx.endpoint, ctx.role, ctx.id, wire::Kind::input});
+  if (cfg.mode == config::TestMode::ignore_term) {
+    // The link routes SIGTERM to its signalfd by blocking it; a blocked signal is queued even
+    // when ignored, so it must be unblocked for SIG_IGN to take effect.
+    signal(SIGTERM, SIG_IGN);
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &term, nullptr);
+  }
   if (cfg.mode == config::TestMode::hang) {
     // Never says ready; the supervisor's ready timeout has to deal with it.
     for (;;)
