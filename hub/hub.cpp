@@ -262,6 +262,12 @@ void Hub::malformed(Peer* peer, const std::string& routing_id, const std::string
   ++counters_.malformed;
   if (peer && peer->malformed_logged) return;
   if (peer) peer->malformed_logged = true;
+  // A peer that never said hello has no Peer entry: remember a bounded number of them so a
+  // stream of garbage is logged once per connection, and past the bound only counted.
+  if (!peer && (unknown_peers_logged_.size() >= kMaxUnknownLogged ||
+                !unknown_peers_logged_.insert(routing_id).second)) {
+    return;
+  }
   spdlog::warn(
       "malformed message from {} ({}): {}; dropped and counted (further ones from this "
       "peer are only counted)",

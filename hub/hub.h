@@ -129,7 +129,8 @@ class Hub final : public SupervisorActions {
   Journal journal_;
   std::unordered_map<std::string, Peer> peers_;  // by routing id
   std::array<SinkState, routing::kSinkCount> sinks_;
-  std::set<std::string> unknown_logged_;
+  std::set<std::string> unknown_logged_;        // unknown categories already logged
+  std::set<std::string> unknown_peers_logged_;  // peers without hello already logged
   std::vector<std::string> ack_due_;
   Counters counters_;
   Phase phase_ = Phase::starting;

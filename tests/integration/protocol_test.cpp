@@ -1,0 +1,144 @@
+// The child socket under abuse, and spawn hygiene seen from outside: what a peer that
+// speaks garbage gets (counted, logged once, nothing crashes), and what a child inherits.
+#include "common/report.h"
+#include "common/wire.h"
+#include "common/zmq_util.h"
+#include "tests/support/harness.h"
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <random>
+#include <zmq.hpp>
+
+using namespace reporthub;
+using namespace reporthub::test;
+
+namespace {
+
+std::string childEndpoint(const Hub& hub) {
+  return "ipc://" + (hub.dir() / "run/hub.sock").string();
+}
+
+void sendFrames(zmq::socket_t& s, const std::vector<std::string>& frames) {
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    s.send(zmq::buffer(frames[i]),
+           i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("garbage on the child socket is counted and never crashes the hub",
+          "[hub][integration][protocol]") {
+  Hub hub;
+  hub.start();
+  zmq::context_t ctx(1);
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  zmqu::configure(s, 1000, std::chrono::milliseconds(0));
+  s.connect(childEndpoint(hub));
+
+  std::mt19937 rng(42);
+  std::vector<std::vector<std::string>> garbage = {
+      {"not msgpack at all"},
+      {std::string("\xdd\xff\xff\xff\xff", 5)},              // array claiming 4G elements
+      {std::string(wire::kMaxEnvelopeBytes + 1, '\x90')},    // oversized envelope
+      {wire::encode(wire::Ready{}) + "x"},                   // trailing byte
+      {wire::encode(wire::Submit{1, "id", "CAT"}), "body"},  // before hello
+      {"a", "b", "c", "d", "e"},                             // too many frames
+  };
+  for (int i = 0; i < 200; ++i) {
+    std::string junk(rng() % 64, '\0');
+    for (auto& c : junk)
+      c = static_cast<char>(rng());
+    garbage.push_back({junk});
+  }
+  for (const auto& frames : garbage)
+    sendFrames(s, frames);
+
+  REQUIRE(waitFor([&] {
+    auto st = hub.status();
+    return st.is_object() &&
+           st["counters"]["malformed"].get<int>() >= static_cast<int>(garbage.size());
+  }));
+  // Logged once per peer, not once per frame.
+  const auto log = readFile(hub.hubLog());
+  std::size_t count = 0;
+  for (auto pos = log.find("malformed message from"); pos != std::string::npos;
+       pos = log.find("malformed message from", pos + 1)) {
+    ++count;
+  }
+  CHECK(count <= 3);
+  // Still serving.
+  CHECK(hub.hubctl({"report", "-C", "OK", "still here"}).code == 0);
+  CHECK(hub.waitLines(1));
+  CHECK(hub.processStatus("local")["restarts"] == 0);
+  CHECK(hub.stop() == 0);
+}
+
+TEST_CASE("an external input that breaks the protocol is refused, a good one is served",
+          "[hub][integration][protocol]") {
+  Hub hub;
+  hub.start();
+  zmq::context_t ctx(1);
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  zmqu::configure(s, 1000, std::chrono::milliseconds(0));
+  s.set(zmq::sockopt::routing_id, "ext/1");
+  s.connect(childEndpoint(hub));
+  sendFrames(s, {wire::encode(wire::Hello{"bench", "ext", getpid(), wire::Kind::input, 0})});
+  zmq::message_t reply;
+  REQUIRE(s.recv(reply));
+  wire::Envelope env;
+  REQUIRE(wire::decode(zmqu::view(reply), env).empty());
+  REQUIRE(std::holds_alternative<wire::Welcome>(env));
+
+  Report r;
+  r.id = newReportId();
+  r.ts_ns = nowNs();
+  r.origin = "alpha";
+  r.source = "bench";
+  r.category = "EXT";
+  r.text = "from an attached input";
+  sendFrames(s, {wire::encode(wire::Submit{1, r.id, r.category}), encodeReport(r)});
+  // Out of sequence: refused as malformed, the connection's next expected seq stays 2.
+  sendFrames(s, {wire::encode(wire::Submit{7, r.id, r.category}), encodeReport(r)});
+  REQUIRE(hub.waitLines(1));
+  CHECK(readFile(hub.operatorLog()).find("alpha EXT info from an attached input") !=
+        std::string::npos);
+  auto st = hub.status();
+  CHECK(st["counters"]["malformed"] == 1);
+  CHECK(st["attached_inputs"].size() == 1);
+  CHECK(hub.stop() == 0);
+}
+
+TEST_CASE(
+    "children run in their own process group, inherit no stray descriptors, and die "
+    "with the hub",
+    "[hub][integration][spawn]") {
+  Hub hub;
+  hub.start();
+  const int pid = hub.processStatus("local")["pid"];
+  REQUIRE(pid > 0);
+  CHECK(getpgid(pid) == pid);
+  // The lock file and the hub's own sockets never leak into a child.
+  for (const auto& fd :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(fd.path(), ec).string();
+    INFO("fd " << fd.path().filename().string() << " -> " << target);
+    CHECK(target.find("hub.lock") == std::string::npos);
+    CHECK(target.find("reporthub-config") == std::string::npos);  // closed after reading
+  }
+  // Blocked and ignored signals are reset: SigBlk of the child shows only what it blocks
+  // itself (SIGHUP, SIGINT, SIGTERM for its signalfd), not the hub's SIGCHLD.
+  const auto status = readFile("/proc/" + std::to_string(pid) + "/status");
+  const auto blk = status.find("SigBlk:");
+  REQUIRE(blk != std::string::npos);
+  const unsigned long long mask = std::stoull(status.substr(blk + 7, 20), nullptr, 16);
+  CHECK((mask & (1ULL << (SIGCHLD - 1))) == 0);
+
+  hub.process().killAll();  // SIGKILL to the hub: the parent-death signal takes the child too
+  CHECK(waitFor([&] { return kill(pid, 0) != 0; }, 5s));
+}
