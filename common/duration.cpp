@@ -7,6 +7,7 @@
 namespace reporthub {
 
 std::optional<Duration> parseDuration(std::string_view text) {
+  if (text.starts_with('-')) return std::nullopt;  // also "-0s", which from_chars reads as 0
   std::int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end == text.data() || value < 0) return std::nullopt;

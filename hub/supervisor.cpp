@@ -77,20 +77,22 @@ bool Supervisor::exited(pid_t pid, int wait_status, TimePoint now) {
   return false;
 }
 
+bool Supervisor::timed(const Process& p) {
+  // A killed process has no deadline left: only its exit can move it on.
+  return (p.state == State::starting && !p.killed) || (p.state == State::stopping && !p.killed) ||
+         p.state == State::backoff;
+}
+
 void Supervisor::tick(TimePoint now) {
   for (auto& [id, p] : processes_) {
-    const bool timed =
-        p.state == State::starting || p.state == State::stopping || p.state == State::backoff;
-    if (timed && p.deadline <= now) handle(p, Event::deadline, now);
+    if (timed(p) && p.deadline <= now) handle(p, Event::deadline, now);
   }
 }
 
 std::optional<TimePoint> Supervisor::nextDeadline() const {
   std::optional<TimePoint> next;
   for (const auto& [id, p] : processes_) {
-    const bool timed = p.state == State::starting || (p.state == State::stopping && !p.killed) ||
-                       p.state == State::backoff;
-    if (timed && (!next || p.deadline < *next)) next = p.deadline;
+    if (timed(p) && (!next || p.deadline < *next)) next = p.deadline;
   }
   return next;
 }

@@ -90,6 +90,7 @@ class Supervisor {
 
  private:
   enum class Event { start, stop, kill, ready, exited, deadline };
+  static bool timed(const Process& p);
   void handle(Process& p, Event ev, TimePoint now, int wait_status = 0);
   void spawn(Process& p, TimePoint now);
   void enter(Process& p, State s);
