@@ -3,6 +3,7 @@
 
 #include "common/report.h"
 #include "common/zmq_util.h"
+#include "hub/recovery.h"
 #include "hub/spawn.h"
 #include "inputs/registry.h"
 #include "outputs/registry.h"
@@ -69,6 +70,7 @@ Hub::Hub(config::Config cfg, std::string config_text, HubLock lock)
       control_(zmq_, zmq::socket_type::router),
       self_exe_(selfExe()),
       supervisor_(*this, cfg_.kill_timeout),
+      journal_(Journal::Options{cfg_.state_dir / "journal"}),
       desk_on_(cfg_.desk_at_start),
       started_(Clock::now()),
       started_wall_ns_(nowNs()) {
@@ -201,16 +203,67 @@ void Hub::signalGroup(pid_t pid, int sig) {
   }
 }
 
+void Hub::recoverPreviousRun() {
+  const PreviousRun prev = readPreviousRun(cfg_.state_dir / "status.json");
+  const auto killed = killLeftovers(prev, self_exe_);
+  const auto& rec = journal_.recovery();
+  std::uint64_t pending = rec.pending;
+  const bool discard = cfg_.pending == config::Pending::discard && pending > 0;
+  if (discard) journal_.discardPending();
+  const std::string what = discard ? "discarded (startup.pending: discard)" : "replayed";
+  std::string notice;
+  if (prev.abnormal) {
+    notice = "the previous run" +
+             (prev.hub_pid ? " (pid " + std::to_string(prev.hub_pid) + ")" : std::string()) +
+             " ended abnormally; " + std::to_string(killed.size()) + " leftover process" +
+             (killed.size() == 1 ? "" : "es") + " cleaned up; " + std::to_string(pending) +
+             " undelivered report" + (pending == 1 ? "" : "s") + " " + what;
+  } else if (pending > 0) {
+    notice = std::to_string(pending) + " undelivered report" + (pending == 1 ? "" : "s") +
+             " from the previous run " + what;
+  }
+  if (rec.torn_bytes > 0) {
+    notice += (notice.empty() ? "" : "; ") + std::to_string(rec.torn_bytes) +
+              " bytes of an incomplete journal write dropped (never acknowledged)";
+  }
+  if (notice.empty()) return;
+  spdlog::warn("{}", notice);
+  notifyOperator(prev.abnormal ? Severity::warning : Severity::info, notice);
+}
+
+void Hub::notifyOperator(Severity severity, const std::string& text) {
+  if (!operator_route_) {
+    auto route = std::make_shared<routing::Route>();
+    route->recipients = {"operator"};
+    route->sinks = {routing::SinkDelivery{routing::Sink::local, {wire::Target{"operator", {}}}}};
+    route->sink_mask = routing::bit(routing::Sink::local);
+    operator_route_ = std::move(route);
+  }
+  Report r;
+  r.id = newReportId();
+  r.ts_ns = nowNs();
+  r.origin = cfg_.node;
+  r.source = "hub";
+  r.category = "REPORTHUB";
+  r.severity = severity;
+  r.text = text;
+  const std::string body = encodeReport(r);
+  journal_.append(r.id, operator_route_, zmq::message_t(body.data(), body.size()));
+}
+
 int Hub::run() {
   spdlog::info("hub {} started (pid {}, config {}, desk {})", cfg_.node, getpid(),
                cfg_.file.string(), desk_on_ ? "on" : "off");
+  recoverPreviousRun();
   TimePoint now = Clock::now();
   for (const auto& [id, p] : supervisor_.processes()) {
     if (p.spec.kind == wire::Kind::output) supervisor_.start(id, now);
   }
   std::vector<zmq::pollitem_t> items{{children_.handle(), 0, ZMQ_POLLIN, 0},
                                      {control_.handle(), 0, ZMQ_POLLIN, 0},
-                                     {nullptr, signal_fd_, ZMQ_POLLIN, 0}};
+                                     {nullptr, signal_fd_, ZMQ_POLLIN, 0},
+                                     {nullptr, journal_.syncFd(), ZMQ_POLLIN, 0}};
+  std::vector<Deferred> replies;
   while (phase_ != Phase::done) {
     Duration timeout = std::chrono::seconds(1);
     if (auto d = supervisor_.nextDeadline()) timeout = std::min(timeout, since(*d, now));
@@ -223,15 +276,31 @@ int Hub::run() {
     zmqu::poll(items, std::max(timeout, Duration(0)));
     now = Clock::now();
     if (items[2].revents & ZMQ_POLLIN) handleSignals(now);
+    if (items[3].revents & ZMQ_POLLIN) journal_.clearSyncEvent();
     drainChildren(now);
-    drainControl(now);
-    sendAcks();
+    drainControl(now, replies);
+    // Group commit: everything accepted this round goes to the file in one write; the sync
+    // thread makes it durable, and only then are submitters told (releaseDurable).
+    const Position written = journal_.flush();
+    queueAcks(written);
+    for (auto& r : replies) {
+      r.pos = written;
+      deferred_.push_back(std::move(r));
+    }
+    replies.clear();
+    releaseDurable();
     pumpSinks(now);
     supervisor_.tick(now);
     while (advance(now)) {
     }
-    if (status_dirty_) writeStatusFile(now);
+    // State changes are written at once; counters at most once a second.
+    if (status_dirty_ || (counters_.accepted + counters_.delivered != status_counters_ &&
+                          now - status_written_ >= std::chrono::seconds(1))) {
+      writeStatusFile(now);
+    }
   }
+  journal_.flush();
+  journal_.syncNow();
   writeStatusFile(now);
   std::error_code ec;
   for (const char* name : {"hub.sock", "control.sock"}) {
@@ -322,8 +391,7 @@ void Hub::handleChild(std::vector<zmq::message_t>& frames, TimePoint now) {
         SinkState& st = sink(*s);
         st.routing_id = routing_id;
         st.window = peer->window;
-        st.sent = journal_.acked(*s);  // a new instance gets everything unacknowledged again
-        st.in_flight.clear();
+        journal_.rewind(*s);  // a new instance gets everything unacknowledged again
         st.stop_requested = false;
       }
     }
@@ -349,8 +417,8 @@ std::uint64_t Hub::journalReport(std::string id, std::string_view category, zmq:
   ++counters_.accepted;
   // Aliasing: the entry keeps the whole routing table alive, so a reload can swap tables
   // while older reports finish by the rules they were accepted under.
-  return journal_.append(std::move(id), std::move(body),
-                         std::shared_ptr<const routing::Route>(router_, &route));
+  return journal_.append(id, std::shared_ptr<const routing::Route>(router_, &route),
+                         std::move(body));
 }
 
 void Hub::handleSubmit(Peer& peer, const wire::Submit& m, zmq::message_t& body) {
@@ -377,21 +445,38 @@ void Hub::handleSubmit(Peer& peer, const wire::Submit& m, zmq::message_t& body) 
   journalReport(m.id, m.category, std::move(body));
 }
 
-void Hub::sendAcks() {
+void Hub::queueAcks(Position pos) {
   for (const auto& rid : ack_due_) {
     auto it = peers_.find(rid);
     if (it == peers_.end()) continue;
-    Peer& p = it->second;
-    if (p.upto == p.acked) continue;
-    // The journal is in memory in this version: accepted means appended.
-    std::vector<zmq::message_t> out;
-    out.emplace_back(rid.data(), rid.size());
-    const std::string env = wire::encode(wire::Ack{p.upto, p.upto + kInputWindow, p.refused});
-    out.emplace_back(env.data(), env.size());
-    int err = 0;
-    if (zmqu::sendMultipart(children_, out, err)) p.acked = p.upto;
+    Deferred d;
+    d.pos = pos;
+    d.routing_id = rid;
+    d.upto = it->second.upto;
+    deferred_.push_back(std::move(d));
   }
   ack_due_.clear();
+}
+
+void Hub::releaseDurable() {
+  const Position durable = journal_.durable();
+  while (!deferred_.empty() && deferred_.front().pos <= durable) {
+    Deferred& d = deferred_.front();
+    std::vector<zmq::message_t> out;
+    out.emplace_back(d.routing_id.data(), d.routing_id.size());
+    int err = 0;
+    if (d.control) {
+      out.emplace_back(d.reply.data(), d.reply.size());
+      zmqu::sendMultipart(control_, out, err);  // a client that left gets nothing: fine
+    } else if (auto it = peers_.find(d.routing_id);
+               it != peers_.end() && d.upto > it->second.acked) {
+      Peer& p = it->second;
+      const std::string env = wire::encode(wire::Ack{d.upto, d.upto + kInputWindow, p.refused});
+      out.emplace_back(env.data(), env.size());
+      if (zmqu::sendMultipart(children_, out, err)) p.acked = d.upto;
+    }
+    deferred_.pop_front();
+  }
 }
 
 void Hub::handleResult(Peer& peer, const wire::Result& m, TimePoint now) {
@@ -402,8 +487,9 @@ void Hub::handleResult(Peer& peer, const wire::Result& m, TimePoint now) {
   SinkState& st = sink(*s);
   const std::uint64_t before = journal_.backlog(*s);
   journal_.ack(*s, m.upto);
-  while (!st.in_flight.empty() && st.in_flight.front() <= m.upto)
-    st.in_flight.pop_front();
+  const std::uint64_t delivered = before - journal_.backlog(*s);
+  st.delivered += delivered;
+  counters_.delivered += delivered;
   if (m.status == wire::Status::ok) {
     st.retry_streak = 0;
   } else if (m.status == wire::Status::failed) {
@@ -412,8 +498,6 @@ void Hub::handleResult(Peer& peer, const wire::Result& m, TimePoint now) {
     spdlog::error("{}: report at seq {} failed for good: {}; counted, not retried", peer.id, m.seq,
                   m.reason);
     journal_.ack(*s, m.seq);
-    while (!st.in_flight.empty() && st.in_flight.front() <= m.seq)
-      st.in_flight.pop_front();
   } else {
     ++st.retries;
     st.last_error = m.reason;
@@ -421,14 +505,10 @@ void Hub::handleResult(Peer& peer, const wire::Result& m, TimePoint now) {
         std::chrono::seconds(1) * (1 << std::min(st.retry_streak, 6)), std::chrono::seconds(60));
     ++st.retry_streak;
     st.retry_at = now + pause;
-    st.sent = journal_.acked(*s);
-    st.in_flight.clear();
+    journal_.rewind(*s);
     spdlog::warn("{}: delivery needs a retry ({}); the reports wait in the journal, next try in {}",
                  peer.id, m.reason, formatDuration(pause));
   }
-  const std::uint64_t done = before - journal_.backlog(*s);
-  st.delivered += done - (m.status == wire::Status::failed ? 1 : 0);
-  counters_.delivered += done - (m.status == wire::Status::failed ? 1 : 0);
 }
 
 void Hub::pumpSinks(TimePoint now) {
@@ -436,8 +516,8 @@ void Hub::pumpSinks(TimePoint now) {
     SinkState& st = sinks_[i];
     const auto s = static_cast<routing::Sink>(i);
     if (st.routing_id.empty() || st.retry_at > now) continue;
-    while (st.in_flight.size() < st.window) {
-      const Entry* e = journal_.next(s, st.sent);
+    while (journal_.inFlight(s) < st.window) {
+      const Entry* e = journal_.next(s);
       if (!e) break;
       wire::Deliver d{e->seq, e->id, {}};
       for (const auto& sd : e->route->sinks) {
@@ -451,11 +531,10 @@ void Hub::pumpSinks(TimePoint now) {
       out.back().copy(const_cast<zmq::message_t&>(e->body));  // shares the buffer, no copy
       int err = 0;
       if (!zmqu::sendMultipart(children_, out, err)) {
+        journal_.unread(s);
         if (err == EHOSTUNREACH) st.routing_id.clear();  // gone; it comes back through Ready
         break;
       }
-      st.sent = e->seq;
-      st.in_flight.push_back(e->seq);
     }
   }
 }
@@ -544,14 +623,28 @@ bool Hub::advance(TimePoint now) {
     case Phase::stage2: {
       for (const auto& [id, p] : procs) {
         if (p.spec.kind != wire::Kind::output) continue;
-        if (p.state == State::backoff) supervisor_.stop(id, now);
+        if (p.state == State::backoff) {
+          auto s = sinkOfRole(p.spec.role);
+          if (s && journal_.backlog(*s) > 0) {
+            spdlog::warn(
+                "{} is down ({}); its {} undelivered reports stay in the journal and "
+                "are delivered after the next start",
+                id, p.last_exit, journal_.backlog(*s));
+          }
+          supervisor_.stop(id, now);
+        }
         if (p.state != State::running && p.state != State::starting) continue;
         auto s = sinkOfRole(p.spec.role);
         const bool drained = !s || journal_.backlog(*s) == 0 || sink(*s).routing_id.empty();
         if (drained) {
-          spdlog::info("asking {} (pid {}) to stop{}", id, p.pid,
-                       s && journal_.backlog(*s) ? " (not connected; its reports stay undelivered)"
-                                                 : " (drained)");
+          if (s && journal_.backlog(*s) > 0) {
+            spdlog::warn(
+                "{} is not connected; its {} undelivered reports stay in the journal "
+                "and are delivered after the next start",
+                id, journal_.backlog(*s));
+          } else {
+            spdlog::info("asking {} (pid {}) to stop (drained)", id, p.pid);
+          }
           supervisor_.stop(id, now);
         } else if (now >= stage_deadline_) {
           spdlog::warn("{} (pid {}) did not drain within {} ({} reports undelivered); killed", id,
@@ -605,7 +698,7 @@ void Hub::broadcast(const std::string& command) {
 
 // ---- control --------------------------------------------------------------------------
 
-void Hub::drainControl(TimePoint now) {
+void Hub::drainControl(TimePoint now, std::vector<Deferred>& replies) {
   std::vector<zmq::message_t> frames;
   bool overflow = false;
   while (zmqu::recvMultipart(control_, frames, 2, overflow)) {
@@ -623,12 +716,13 @@ void Hub::drainControl(TimePoint now) {
         reply = handleControl(req, now);
       }
     }
-    std::vector<zmq::message_t> out;
-    out.push_back(std::move(frames[0]));
-    const std::string text = reply.dump();
-    out.emplace_back(text.data(), text.size());
-    int err = 0;
-    zmqu::sendMultipart(control_, out, err);  // a client that left gets nothing: fine
+    // Every reply waits its turn behind the journal: a report's "accepted" only once it
+    // is on disk, and the others keep their order relative to it.
+    Deferred d;
+    d.control = true;
+    d.routing_id = std::string(zmqu::view(frames[0]));
+    d.reply = reply.dump();
+    replies.push_back(std::move(d));
   }
 }
 
@@ -728,7 +822,7 @@ nlohmann::json Hub::status(TimePoint now) const {
                     {"process", st.process},
                     {"connected", !st.routing_id.empty()},
                     {"backlog", journal_.backlog(s)},
-                    {"in_flight", st.in_flight.size()},
+                    {"in_flight", journal_.inFlight(s)},
                     {"delivered", st.delivered},
                     {"retries", st.retries},
                     {"failed", st.failed},
@@ -748,7 +842,11 @@ nlohmann::json Hub::status(TimePoint now) const {
           {"processes", std::move(procs)},
           {"outputs", std::move(outs)},
           {"attached_inputs", std::move(attached)},
-          {"journal", {{"entries", journal_.size()}, {"last_seq", journal_.lastSeq()}}},
+          {"journal",
+           {{"last_seq", journal_.lastSeq()},
+            {"segments", journal_.segments()},
+            {"cached_entries", journal_.cachedEntries()},
+            {"awaiting_sync", deferred_.size()}}},
           {"counters",
            {{"accepted", counters_.accepted},
             {"delivered", counters_.delivered},
@@ -759,6 +857,8 @@ nlohmann::json Hub::status(TimePoint now) const {
 
 void Hub::writeStatusFile(TimePoint now) {
   status_dirty_ = false;
+  status_written_ = now;
+  status_counters_ = counters_.accepted + counters_.delivered;
   // Write then rename: a reader (hubctl status --offline, a person) never sees half a file.
   const auto path = cfg_.state_dir / "status.json";
   const auto tmp = cfg_.state_dir / "status.json.tmp";

@@ -4,6 +4,7 @@
 // runs the two-stage DMStop.
 #pragma once
 
+#include "common/report.h"
 #include "config/config.h"
 #include "hub/journal.h"
 #include "hub/lock.h"
@@ -70,6 +71,15 @@ class Hub final : public SupervisorActions {
     bool stop_requested = false;
   };
 
+  // An answer that may only go out once the journal is durable up to `pos`.
+  struct Deferred {
+    Position pos;
+    std::string routing_id;  // a child's connection (ack), or hubctl's (reply)
+    bool control = false;
+    std::uint64_t upto = 0;  // ack: through this seq
+    std::string reply;       // control: the JSON reply
+  };
+
   struct Counters {
     std::uint64_t accepted = 0;
     std::uint64_t delivered = 0;
@@ -91,13 +101,19 @@ class Hub final : public SupervisorActions {
   void malformed(Peer* peer, const std::string& routing_id, const std::string& why);
   void handleSubmit(Peer& peer, const wire::Submit& m, zmq::message_t& body);
   void handleResult(Peer& peer, const wire::Result& m, TimePoint now);
-  void sendAcks();
+  void queueAcks(Position pos);
+  void releaseDurable();
   void pumpSinks(TimePoint now);
   void connectionGone(pid_t pid);
 
-  void drainControl(TimePoint now);
+  void drainControl(TimePoint now, std::vector<Deferred>& replies);
   nlohmann::json handleControl(const nlohmann::json& req, TimePoint now);
   nlohmann::json acceptJobReport(const nlohmann::json& req);
+
+  // Start-up step 3: clean up after the previous run and replay or discard its backlog.
+  void recoverPreviousRun();
+  // A message from the hub itself to the operator console.
+  void notifyOperator(Severity severity, const std::string& text);
 
   void handleSignals(TimePoint now);
   void reap(TimePoint now);
@@ -119,6 +135,7 @@ class Hub final : public SupervisorActions {
   std::string config_text_;
   HubLock lock_;
   std::shared_ptr<const routing::Router> router_;
+  std::shared_ptr<const routing::Route> operator_route_;  // the hub's own notices
   zmq::context_t zmq_;
   zmq::socket_t children_;
   zmq::socket_t control_;
@@ -127,6 +144,7 @@ class Hub final : public SupervisorActions {
   std::string self_exe_;
   Supervisor supervisor_;
   Journal journal_;
+  std::deque<Deferred> deferred_;                // in journal order
   std::unordered_map<std::string, Peer> peers_;  // by routing id
   std::array<SinkState, routing::kSinkCount> sinks_;
   std::set<std::string> unknown_logged_;        // unknown categories already logged
@@ -139,6 +157,8 @@ class Hub final : public SupervisorActions {
   std::int64_t started_wall_ns_ = 0;
   TimePoint stage_deadline_{};
   bool status_dirty_ = true;
+  TimePoint status_written_{};
+  std::uint64_t status_counters_ = 0;  // accepted + delivered when the file was written
 };
 
 }  // namespace reporthub::hub

@@ -1,56 +1,637 @@
-// In-memory journal; see journal.h.
+// The durable journal; see journal.h.
+//
+// On disk: <dir>/<16-digit segment number>.log, each a sequence of records
+//   u32 length | u32 crc32(type + payload) | u8 type | payload (length bytes)
+// with three types: an entry (a report and its routing), an ack (one output's cursor moved)
+// and a checkpoint (every output's cursor, written first in each new segment so that
+// deleting old segments never loses a cursor). Integers are little-endian.
+//
+// An append-only log rather than SQLite or LMDB: the journal is written strictly in order
+// and read in order, the hot path is one memcpy per report and one fdatasync per batch,
+// and recovery is a sequential scan; an embedded database would add a B-tree and its own
+// log under the same two operations.
 #include "hub/journal.h"
+
+#include "common/msgpack_util.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
 
 namespace reporthub::hub {
 
-std::uint64_t Journal::append(std::string id, zmq::message_t body,
-                              std::shared_ptr<const routing::Route> route) {
-  Entry e;
-  e.seq = next_seq_++;
-  e.id = std::move(id);
-  e.body = std::move(body);
-  e.pending = route->sink_mask;
-  for (const auto& d : route->sinks)
-    ++backlog_[index(d.sink)];
-  e.route = std::move(route);
-  if (e.pending == 0) {
-    // Routed nowhere (a category whose recipients are all gone): nothing to wait for.
-    if (entries_.empty())
-      base_ = next_seq_;
-    else
-      entries_.push_back(std::move(e));
-    return next_seq_ - 1;
-  }
-  if (entries_.empty()) base_ = e.seq;
-  entries_.push_back(std::move(e));
-  return next_seq_ - 1;
+namespace {
+
+enum RecordType : std::uint8_t { kEntry = 1, kAck = 2, kCheckpoint = 3 };
+constexpr std::size_t kHeader = 9;              // length, crc, type
+constexpr std::uint32_t kMaxRecord = 1u << 20;  // far above any valid report
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
 }
 
-const Entry* Journal::next(routing::Sink sink, std::uint64_t after) const {
+void put32(std::string& s, std::uint32_t v) {
+  char b[4];
+  for (int i = 0; i < 4; ++i)
+    b[i] = static_cast<char>(v >> (8 * i));
+  s.append(b, 4);
+}
+void put64(std::string& s, std::uint64_t v) {
+  char b[8];
+  for (int i = 0; i < 8; ++i)
+    b[i] = static_cast<char>(v >> (8 * i));
+  s.append(b, 8);
+}
+std::uint32_t get32(const char* p) {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i)
+    v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+std::uint64_t get64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i)
+    v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::uint32_t crcOf(std::uint8_t type, std::string_view payload, std::string_view body = {}) {
+  uLong c = crc32(0L, Z_NULL, 0);
+  c = crc32(c, &type, 1);
+  c = crc32(c, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size()));
+  if (!body.empty()) {
+    c = crc32(c, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
+  }
+  return static_cast<std::uint32_t>(c);
+}
+
+std::string encodeRoute(const routing::Route& r) {
+  msgpack::sbuffer buf(64);
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_array(static_cast<std::uint32_t>(r.sinks.size()));
+  for (const auto& d : r.sinks) {
+    pk.pack_array(2);
+    pk.pack(static_cast<std::uint8_t>(d.sink));
+    pk.pack_array(static_cast<std::uint32_t>(d.targets.size()));
+    for (const auto& t : d.targets) {
+      pk.pack_array(2);
+      pk.pack(t.recipient);
+      pk.pack(t.params);
+    }
+  }
+  return std::string(buf.data(), buf.size());
+}
+
+bool decodeRoute(std::string_view bytes, routing::Route& out) {
+  static const msgpack::unpack_limit kLimit(256, 0, 4096, 0, 0, 6);
+  msgpack::object_handle oh;
+  if (!mp::unpackExact(bytes, oh, kLimit).empty()) return false;
+  const auto& o = oh.get();
+  if (o.type != msgpack::type::ARRAY) return false;
+  out = routing::Route{};
+  for (std::uint32_t i = 0; i < o.via.array.size; ++i) {
+    const auto& d = o.via.array.ptr[i];
+    std::uint64_t sink = 0;
+    if (d.type != msgpack::type::ARRAY || d.via.array.size != 2 ||
+        !mp::getUint(d.via.array.ptr[0], sink) || sink >= routing::kSinkCount ||
+        d.via.array.ptr[1].type != msgpack::type::ARRAY) {
+      return false;
+    }
+    routing::SinkDelivery sd{static_cast<routing::Sink>(sink), {}};
+    const auto& targets = d.via.array.ptr[1];
+    for (std::uint32_t k = 0; k < targets.via.array.size; ++k) {
+      const auto& t = targets.via.array.ptr[k];
+      wire::Target target;
+      if (t.type != msgpack::type::ARRAY || t.via.array.size != 2 ||
+          !mp::getString(t.via.array.ptr[0], target.recipient, 256) ||
+          t.via.array.ptr[1].type != msgpack::type::ARRAY) {
+        return false;
+      }
+      for (std::uint32_t j = 0; j < t.via.array.ptr[1].via.array.size; ++j) {
+        std::string p;
+        if (!mp::getString(t.via.array.ptr[1].via.array.ptr[j], p, 256)) return false;
+        target.params.push_back(std::move(p));
+      }
+      out.recipients.push_back(target.recipient);
+      sd.targets.push_back(std::move(target));
+    }
+    out.sink_mask |= routing::bit(sd.sink);
+    out.sinks.push_back(std::move(sd));
+  }
+  return true;
+}
+
+// One entry record's payload, parsed.
+struct EntryView {
+  std::uint64_t seq = 0;
+  std::uint8_t mask = 0;
+  std::string_view id, route, body;
+};
+
+bool parseEntry(std::string_view p, EntryView& e) {
+  if (p.size() < 8 + 1 + 2) return false;
+  e.seq = get64(p.data());
+  e.mask = static_cast<std::uint8_t>(p[8]);
+  const std::size_t idlen =
+      static_cast<unsigned char>(p[9]) | (static_cast<unsigned char>(p[10]) << 8);
+  std::size_t off = 11;
+  if (p.size() < off + idlen + 4) return false;
+  e.id = p.substr(off, idlen);
+  off += idlen;
+  const std::uint32_t rlen = get32(p.data() + off);
+  off += 4;
+  if (p.size() < off + rlen) return false;
+  e.route = p.substr(off, rlen);
+  e.body = p.substr(off + rlen);
+  return true;
+}
+
+// Reads a whole file; the journal scans segments sequentially at start-up.
+std::string slurp(const std::filesystem::path& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("open " + path.string());
+  std::string data;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      close(fd);
+      errno = e;
+      fail("read " + path.string());
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  return data;
+}
+
+void fsyncDir(const std::filesystem::path& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail("open " + dir.string());
+  if (fsync(fd) != 0) {
+    const int e = errno;
+    close(fd);
+    errno = e;
+    fail("fsync " + dir.string());
+  }
+  close(fd);
+}
+
+}  // namespace
+
+Journal::Journal(Options opts) : opts_(std::move(opts)) {
+  std::error_code ec;
+  std::filesystem::create_directories(opts_.dir, ec);
+  if (ec) {
+    errno = ec.value();
+    fail("mkdir " + opts_.dir.string());
+  }
+  sync_event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (sync_event_fd_ < 0) fail("eventfd");
+  recover();
+  // The sync thread must never take a process-directed signal (the hub reads SIGCHLD and
+  // SIGTERM from a signalfd; one landing here would be lost): it starts with all blocked.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  syncer_ = std::thread([this] { syncLoop(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+Journal::~Journal() {
+  try {
+    flush();
+    syncNow();
+  } catch (const std::system_error& e) {
+    spdlog::error(
+        "journal: final sync failed: {}; unsynced reports will be replayed from "
+        "their submitters' retries only",
+        e.what());
+  }
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (syncer_.joinable()) syncer_.join();
+  if (fd_ >= 0) close(fd_);
+  if (read_fd_ >= 0) close(read_fd_);
+  if (sync_event_fd_ >= 0) close(sync_event_fd_);
+}
+
+std::filesystem::path Journal::segmentPath(std::uint64_t number) const {
+  char name[32];
+  std::snprintf(name, sizeof name, "%016llu.log", static_cast<unsigned long long>(number));
+  return opts_.dir / name;
+}
+
+void Journal::recover() {
+  std::vector<std::uint64_t> numbers;
+  for (const auto& f : std::filesystem::directory_iterator(opts_.dir)) {
+    const auto name = f.path().filename().string();
+    if (name.size() == 20 && name.ends_with(".log")) {
+      numbers.push_back(std::stoull(name.substr(0, 16)));
+    }
+  }
+  std::sort(numbers.begin(), numbers.end());
+
+  // Pass 1: validate records, truncate a torn tail, learn the cursors and the last seq.
+  std::array<std::uint64_t, routing::kSinkCount> acked{};
+  for (std::size_t n = 0; n < numbers.size(); ++n) {
+    const auto path = segmentPath(numbers[n]);
+    const std::string data = slurp(path);
+    Segment seg{numbers[n], 0, {}};
+    std::size_t off = 0;
+    while (off + kHeader <= data.size()) {
+      const std::uint32_t len = get32(data.data() + off);
+      const std::uint32_t crc = get32(data.data() + off + 4);
+      const auto type = static_cast<std::uint8_t>(data[off + 8]);
+      if (len > kMaxRecord || off + kHeader + len > data.size()) break;
+      const std::string_view payload(data.data() + off + kHeader, len);
+      if (crcOf(type, payload) != crc) break;
+      if (type == kEntry) {
+        EntryView e;
+        if (!parseEntry(payload, e)) break;
+        ++recovery_.entries;
+        next_seq_ = std::max(next_seq_, e.seq + 1);
+        for (std::size_t s = 0; s < routing::kSinkCount; ++s) {
+          if (e.mask & (1u << s)) seg.last_for_sink[s] = e.seq;
+        }
+      } else if ((type == kAck && len == 9) ||
+                 (type == kCheckpoint && len == 8 * routing::kSinkCount)) {
+        if (type == kAck) {
+          const auto s = static_cast<std::size_t>(static_cast<unsigned char>(payload[0]));
+          if (s < routing::kSinkCount) acked[s] = std::max(acked[s], get64(payload.data() + 1));
+        } else {
+          for (std::size_t s = 0; s < routing::kSinkCount; ++s) {
+            acked[s] = std::max(acked[s], get64(payload.data() + 8 * s));
+          }
+        }
+      } else {
+        break;
+      }
+      off += kHeader + len;
+    }
+    if (off < data.size()) {
+      // A record cut short by a crash, or damaged: everything from there on is unusable.
+      recovery_.torn_bytes += data.size() - off;
+      spdlog::warn(
+          "journal: {} bytes at the end of {} are incomplete or corrupt; truncated "
+          "(reports there were never acknowledged to their submitters)",
+          data.size() - off, path.string());
+      if (truncate(path.c_str(), static_cast<off_t>(off)) != 0) fail("truncate " + path.string());
+    }
+    seg.size = off;
+    segments_.push_back(seg);
+  }
+  recovery_.segments = segments_.size();
+
+  // Pass 2: where each output resumes, and how much waits for it.
+  for (std::size_t s = 0; s < routing::kSinkCount; ++s) {
+    sinks_[s].acked = sinks_[s].read_seq = acked[s];
+    sinks_[s].read_pos = Position{segments_.empty() ? 1 : segments_.back().number,
+                                  segments_.empty() ? 0 : segments_.back().size};
+  }
+  std::array<bool, routing::kSinkCount> placed{};
+  for (const auto& seg : segments_) {
+    const std::string data = slurp(segmentPath(seg.number));
+    for (std::size_t off = 0; off + kHeader <= seg.size;) {
+      const std::uint32_t len = get32(data.data() + off);
+      EntryView e;
+      if (static_cast<std::uint8_t>(data[off + 8]) == kEntry &&
+          parseEntry(std::string_view(data.data() + off + kHeader, len), e)) {
+        bool pending = false;
+        for (std::size_t s = 0; s < routing::kSinkCount; ++s) {
+          if (!(e.mask & (1u << s)) || e.seq <= acked[s]) continue;
+          pending = true;
+          ++sinks_[s].backlog;
+          if (!placed[s]) {
+            placed[s] = true;
+            sinks_[s].read_pos = Position{seg.number, off};
+          }
+        }
+        if (pending) ++recovery_.pending;
+      }
+      off += kHeader + len;
+    }
+  }
+
+  // An output with nothing pending has, in effect, read everything there is.
+  for (std::size_t s = 0; s < routing::kSinkCount; ++s) {
+    if (!placed[s]) sinks_[s].read_seq = next_seq_ - 1;
+  }
+
+  if (segments_.empty()) {
+    openActive(1, true);
+  } else {
+    openActive(segments_.back().number, false);
+  }
+  durable_ = sync_requested_ = written_;
+  dropFinishedSegments();
+}
+
+void Journal::openActive(std::uint64_t number, bool fresh) {
+  const auto path = segmentPath(number);
+  fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+  if (fd_ < 0) fail("open " + path.string());
+  if (fresh) {
+    segments_.push_back(Segment{number, 0, {}});
+    fsyncDir(opts_.dir);  // the new file must survive a power loss, not just its data
+  }
+  const std::uint64_t size = segments_.back().size;
+  if (lseek(fd_, static_cast<off_t>(size), SEEK_SET) < 0) fail("lseek " + path.string());
+  written_ = Position{number, size};
+  if (fresh) writeCheckpoint();
+}
+
+void Journal::writeRecord(std::uint8_t type, std::string_view payload, std::string_view body) {
+  put32(buffer_, static_cast<std::uint32_t>(payload.size() + body.size()));
+  put32(buffer_, crcOf(type, payload, body));
+  buffer_.push_back(static_cast<char>(type));
+  buffer_.append(payload);
+  buffer_.append(body);
+}
+
+void Journal::writeCheckpoint() {
+  std::string p;
+  for (const auto& c : sinks_)
+    put64(p, c.acked);
+  writeRecord(kCheckpoint, p);
+}
+
+void Journal::rotateIfFull() {
+  if (written_.offset + buffer_.size() < opts_.segment_bytes) return;
+  flush();
+  syncNow();
+  close(fd_);
+  fd_ = -1;
+  openActive(segments_.back().number + 1, true);
+}
+
+std::uint64_t Journal::append(std::string_view id, std::shared_ptr<const routing::Route> route,
+                              zmq::message_t body) {
+  rotateIfFull();
+  Entry e;
+  e.seq = next_seq_++;
+  e.id.assign(id);
+  std::string payload;
+  const std::string encoded_route = encodeRoute(*route);
+  payload.reserve(8 + 1 + 2 + id.size() + 4 + encoded_route.size());
+  put64(payload, e.seq);
+  payload.push_back(static_cast<char>(route->sink_mask));
+  payload.push_back(static_cast<char>(id.size() & 0xff));
+  payload.push_back(static_cast<char>((id.size() >> 8) & 0xff));
+  payload.append(id);
+  put32(payload, static_cast<std::uint32_t>(encoded_route.size()));
+  payload.append(encoded_route);
+  const std::string_view body_view(static_cast<const char*>(body.data()), body.size());
+  e.at = Position{written_.segment, written_.offset + buffer_.size()};
+  writeRecord(kEntry, payload, body_view);
+  e.end = Position{written_.segment, written_.offset + buffer_.size()};
+  e.bytes = e.end.offset - e.at.offset;
+  for (const auto& d : route->sinks) {
+    ++sinks_[idx(d.sink)].backlog;
+    segments_.back().last_for_sink[idx(d.sink)] = e.seq;
+  }
+  e.body = std::move(body);
+  e.route = std::move(route);
+  cache_size_ += e.bytes;
+  cache_.push_back(std::move(e));
+  return cache_.back().seq;
+}
+
+Position Journal::flush() {
+  if (!buffer_.empty()) {
+    std::size_t off = 0;
+    while (off < buffer_.size()) {
+      const ssize_t n = write(fd_, buffer_.data() + off, buffer_.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail("write " + segmentPath(written_.segment).string());
+      off += static_cast<std::size_t>(n);
+    }
+    written_.offset += buffer_.size();
+    segments_.back().size = written_.offset;
+    buffer_.clear();
+    {
+      std::lock_guard lk(mu_);
+      sync_requested_ = written_;
+      sync_requested_fd_ = fd_;
+    }
+    cv_.notify_all();
+  }
+  // Only entries already in the file may leave the cache: the disk path reads them back.
+  while (cache_size_ > opts_.cache_bytes && !cache_.empty() && cache_.front().end <= written_) {
+    cache_size_ -= cache_.front().bytes;
+    cache_.pop_front();
+  }
+  return written_;
+}
+
+Position Journal::durable() const {
+  std::lock_guard lk(mu_);
+  return durable_;
+}
+
+void Journal::clearSyncEvent() {
+  std::uint64_t v;
+  while (read(sync_event_fd_, &v, sizeof v) == sizeof v) {
+  }
+}
+
+void Journal::syncNow() {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return durable_ >= sync_requested_; });
+}
+
+void Journal::syncLoop() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    cv_.wait(lk, [&] { return stopping_ || sync_requested_ > durable_; });
+    if (sync_requested_ <= durable_) return;  // stopping with nothing left to sync
+    const Position target = sync_requested_;
+    const int fd = sync_requested_fd_;
+    lk.unlock();
+    if (fdatasync(fd) != 0) {
+      // Nothing after this point can be acknowledged; the hub keeps running so outputs
+      // still drain, and status shows the journal stuck.
+      spdlog::critical("journal: fdatasync failed: {}; reports are no longer acknowledged",
+                       strerror(errno));
+      lk.lock();
+      cv_.wait(lk, [&] { return stopping_; });
+      return;
+    }
+    lk.lock();
+    durable_ = target;
+    const std::uint64_t one = 1;
+    (void)!write(sync_event_fd_, &one, sizeof one);
+    cv_.notify_all();
+  }
+}
+
+const Entry* Journal::fromCache(routing::Sink sink) {
+  SinkCursor& c = sinks_[idx(sink)];
   const std::uint8_t b = routing::bit(sink);
-  std::uint64_t seq = std::max(after + 1, base_);
-  for (; seq < next_seq_; ++seq) {
-    const Entry& e = entries_[seq - base_];
-    if (e.pending & b) return &e;
+  const std::uint64_t front = cache_.front().seq;
+  for (std::uint64_t seq = c.read_seq + 1; seq < next_seq_; ++seq) {
+    const Entry& e = cache_[seq - front];
+    c.read_seq = seq;
+    c.read_pos = e.end;
+    if (e.route->sink_mask & b) return &e;
   }
   return nullptr;
 }
 
-void Journal::ack(routing::Sink sink, std::uint64_t upto) {
+bool Journal::readFromDisk(routing::Sink sink) {
+  SinkCursor& c = sinks_[idx(sink)];
   const std::uint8_t b = routing::bit(sink);
-  std::uint64_t& cursor = acked_[index(sink)];
-  if (upto <= cursor) return;
-  for (std::uint64_t seq = std::max(cursor + 1, base_); seq <= upto && seq < next_seq_; ++seq) {
-    Entry& e = entries_[seq - base_];
-    if (e.pending & b) {
-      e.pending &= static_cast<std::uint8_t>(~b);
-      --backlog_[index(sink)];
+  std::string record;
+  while (c.read_pos < written_) {
+    auto seg = std::find_if(segments_.begin(), segments_.end(),
+                            [&](const Segment& s) { return s.number == c.read_pos.segment; });
+    if (seg == segments_.end() || c.read_pos.offset >= seg->size) {
+      // Past the end of this segment (or it is gone): continue in the next one.
+      auto nxt = std::find_if(segments_.begin(), segments_.end(),
+                              [&](const Segment& s) { return s.number > c.read_pos.segment; });
+      if (nxt == segments_.end()) return false;
+      c.read_pos = Position{nxt->number, 0};
+      continue;
     }
+    const auto path = segmentPath(seg->number);
+    if (read_fd_ < 0 || read_fd_segment_ != seg->number) {
+      if (read_fd_ >= 0) close(read_fd_);
+      read_fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (read_fd_ < 0) fail("open " + path.string());
+      read_fd_segment_ = seg->number;
+    }
+    char header[kHeader];
+    bool ok = pread(read_fd_, header, kHeader, static_cast<off_t>(c.read_pos.offset)) == kHeader;
+    const std::uint32_t len = ok ? get32(header) : 0;
+    ok = ok && len <= kMaxRecord;
+    record.resize(ok ? len : 0);
+    ok = ok && pread(read_fd_, record.data(), len,
+                     static_cast<off_t>(c.read_pos.offset + kHeader)) == static_cast<ssize_t>(len);
+    if (!ok || crcOf(static_cast<std::uint8_t>(header[8]), record) != get32(header + 4)) {
+      spdlog::error("journal: unreadable record at {}:{}; skipping the rest of the segment",
+                    path.string(), c.read_pos.offset);
+      c.read_pos = Position{seg->number, seg->size};
+      continue;
+    }
+    const Position at = c.read_pos;
+    c.read_pos.offset += kHeader + len;
+    EntryView e;
+    if (static_cast<std::uint8_t>(header[8]) != kEntry || !parseEntry(record, e)) continue;
+    c.read_seq = e.seq;
+    if (!(e.mask & b) || e.seq <= c.acked) continue;
+    auto route = std::make_shared<routing::Route>();
+    if (!decodeRoute(e.route, *route)) continue;
+    c.scratch.seq = e.seq;
+    c.scratch.id.assign(e.id);
+    c.scratch.body = zmq::message_t(e.body.data(), e.body.size());
+    c.scratch.route = std::move(route);
+    c.scratch.at = at;
+    c.scratch.end = c.read_pos;
+    c.scratch.bytes = kHeader + len;
+    return true;
   }
-  cursor = upto;
-  while (!entries_.empty() && entries_.front().pending == 0) {
-    entries_.pop_front();
-    ++base_;
+  return false;
+}
+
+const Entry* Journal::next(routing::Sink sink) {
+  SinkCursor& c = sinks_[idx(sink)];
+  auto cacheCovers = [&] { return !cache_.empty() && c.read_seq + 1 >= cache_.front().seq; };
+  const Entry* e = nullptr;
+  if (cacheCovers()) {
+    e = fromCache(sink);
+  } else if (readFromDisk(sink)) {
+    e = &c.scratch;
+  } else if (cacheCovers()) {
+    e = fromCache(sink);
+  }
+  if (e) c.in_flight.emplace_back(e->seq, e->at);
+  return e;
+}
+
+void Journal::ack(routing::Sink sink, std::uint64_t upto) {
+  SinkCursor& c = sinks_[idx(sink)];
+  upto = std::min(upto, c.read_seq);
+  if (upto <= c.acked) return;
+  while (!c.in_flight.empty() && c.in_flight.front().first <= upto) {
+    c.in_flight.pop_front();
+    --c.backlog;
+  }
+  c.acked = upto;
+  std::string p;
+  p.push_back(static_cast<char>(idx(sink)));
+  put64(p, upto);
+  writeRecord(kAck, p);
+  dropFinishedSegments();
+}
+
+void Journal::unread(routing::Sink sink) {
+  SinkCursor& c = sinks_[idx(sink)];
+  if (c.in_flight.empty()) return;
+  c.read_seq = c.in_flight.back().first - 1;
+  c.read_pos = c.in_flight.back().second;
+  c.in_flight.pop_back();
+}
+
+void Journal::rewind(routing::Sink sink) {
+  SinkCursor& c = sinks_[idx(sink)];
+  if (c.in_flight.empty()) return;
+  c.read_seq = c.in_flight.front().first - 1;
+  c.read_pos = c.in_flight.front().second;
+  c.in_flight.clear();
+}
+
+std::uint64_t Journal::discardPending() {
+  const std::uint64_t pending = recovery_.pending;
+  for (std::size_t s = 0; s < routing::kSinkCount; ++s) {
+    SinkCursor& c = sinks_[s];
+    c.in_flight.clear();
+    c.backlog = 0;
+    c.acked = c.read_seq = next_seq_ - 1;
+    c.read_pos = Position{written_.segment, written_.offset + buffer_.size()};
+  }
+  writeCheckpoint();
+  recovery_.pending = 0;
+  dropFinishedSegments();
+  return pending;
+}
+
+void Journal::dropFinishedSegments() {
+  // The active segment stays; an older one goes once every output is past all its entries.
+  while (segments_.size() > 1) {
+    const Segment& seg = segments_.front();
+    bool finished = true;
+    for (std::size_t s = 0; s < routing::kSinkCount; ++s) {
+      if (seg.last_for_sink[s] > sinks_[s].acked) finished = false;
+    }
+    if (!finished) break;
+    if (read_fd_ >= 0 && read_fd_segment_ == seg.number) {
+      close(read_fd_);
+      read_fd_ = -1;
+    }
+    std::error_code ec;
+    std::filesystem::remove(segmentPath(seg.number), ec);
+    if (ec) {
+      spdlog::warn("journal: cannot remove finished segment {}: {}; it is kept",
+                   segmentPath(seg.number).string(), ec.message());
+      break;
+    }
+    segments_.pop_front();
   }
 }
 

@@ -1,7 +1,10 @@
-// The hub's store of accepted reports and their per-output delivery state. A report stays
-// until every output it is routed to has acknowledged it. This version keeps entries in
-// memory; the durable on-disk journal (issue: never lose a report) replaces its insides
-// behind the same interface.
+// The hub's durable store of accepted reports and their per-output delivery state
+// (DESIGN §3 "No loss"). Reports are appended to checksummed segment files and made durable
+// by a sync thread (group commit: one fdatasync covers every append written before it), so
+// the event loop never waits on the disk. Each output has a cursor: a report leaves the
+// journal when every output it is routed to has acknowledged it. Recent entries are also
+// kept in a bounded memory cache; an output that falls behind reads from disk, so a stopped
+// output makes reports wait on disk, not in RAM.
 #pragma once
 
 #include "routing/router.h"
@@ -9,46 +12,145 @@
 #include <zmq.hpp>
 
 #include <array>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace reporthub::hub {
+
+// Where a record sits: segment number and byte offset. Ordered as the journal is written.
+struct Position {
+  std::uint64_t segment = 0;
+  std::uint64_t offset = 0;
+  auto operator<=>(const Position&) const = default;
+};
 
 struct Entry {
   std::uint64_t seq = 0;
   std::string id;
   zmq::message_t body;                          // the encoded report, never decoded here
-  std::shared_ptr<const routing::Route> route;  // keeps the routing table it was routed by
-  std::uint8_t pending = 0;                     // sinks that have not acknowledged it
+  std::shared_ptr<const routing::Route> route;  // the routing decision it was accepted with
+  Position at;                                  // its record
+  Position end;                                 // just after its record
+  std::size_t bytes = 0;                        // its size on disk
 };
 
 class Journal {
  public:
-  // Stores a report and returns its sequence number (from 1, increasing).
-  std::uint64_t append(std::string id, zmq::message_t body,
-                       std::shared_ptr<const routing::Route> route);
+  struct Options {
+    std::filesystem::path dir;
+    std::uint64_t segment_bytes = 64ull << 20;
+    std::size_t cache_bytes = 64u << 20;  // recent entries kept in memory
+  };
 
-  // The first entry routed to `sink` with seq > after, or nullptr.
-  const Entry* next(routing::Sink sink, std::uint64_t after) const;
+  // What start-up found in the journal of the previous run.
+  struct Recovery {
+    std::uint64_t entries = 0;     // entry records read
+    std::uint64_t pending = 0;     // reports not yet acknowledged by every output
+    std::uint64_t torn_bytes = 0;  // bytes of an incomplete or corrupt tail, truncated
+    std::uint64_t segments = 0;
+  };
 
-  // `sink` has acknowledged every entry routed to it with seq <= upto.
+  // Opens (creating) the journal directory and recovers its state. Throws
+  // std::system_error on I/O failure.
+  explicit Journal(Options opts);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  const Recovery& recovery() const { return recovery_; }
+
+  // Appends a report; it is readable by outputs at once and durable after a later sync.
+  // Returns its sequence number.
+  std::uint64_t append(std::string_view id, std::shared_ptr<const routing::Route> route,
+                       zmq::message_t body);
+
+  // Writes buffered records to the file and asks the sync thread to make them durable.
+  // Returns the position that will be durable once durable() reaches it. Throws
+  // std::system_error if the write fails.
+  Position flush();
+  // Everything before this position is on disk (fdatasync returned).
+  Position durable() const;
+  // A descriptor that becomes readable when durable() advances; read it to reset.
+  int syncFd() const { return sync_event_fd_; }
+  void clearSyncEvent();
+  // Waits until everything flushed so far is durable (shutdown, tests).
+  void syncNow();
+
+  // The next entry for `sink` after the ones already handed out, or nullptr. The pointer is
+  // valid until the next call for the same sink.
+  const Entry* next(routing::Sink sink);
+  // `sink` has handled every entry routed to it with seq <= upto.
   void ack(routing::Sink sink, std::uint64_t upto);
+  // Hand out again everything `sink` has not acknowledged (a retry, or a new connection).
+  void rewind(routing::Sink sink);
+  // Takes back the entry last handed out to `sink` (it could not be sent).
+  void unread(routing::Sink sink);
+  // Drops every pending delivery (startup.pending: discard). Returns how many reports.
+  std::uint64_t discardPending();
 
-  // Entries routed to `sink` that it has not acknowledged.
-  std::uint64_t backlog(routing::Sink sink) const { return backlog_[index(sink)]; }
-  std::uint64_t acked(routing::Sink sink) const { return acked_[index(sink)]; }
-  std::size_t size() const { return entries_.size(); }
+  std::uint64_t backlog(routing::Sink sink) const { return sinks_[idx(sink)].backlog; }
+  std::size_t inFlight(routing::Sink sink) const { return sinks_[idx(sink)].in_flight.size(); }
+  std::uint64_t acked(routing::Sink sink) const { return sinks_[idx(sink)].acked; }
   std::uint64_t lastSeq() const { return next_seq_ - 1; }
+  std::size_t segments() const { return segments_.size(); }
+  std::size_t cachedEntries() const { return cache_.size(); }
 
  private:
-  static std::size_t index(routing::Sink s) { return static_cast<std::size_t>(s); }
-  std::deque<Entry> entries_;  // entries_[i].seq == base_ + i
-  std::uint64_t base_ = 1;
+  struct Segment {
+    std::uint64_t number = 0;
+    std::uint64_t size = 0;
+    std::array<std::uint64_t, routing::kSinkCount> last_for_sink{};  // highest seq per sink
+  };
+  struct SinkCursor {
+    std::uint64_t acked = 0;     // every entry with seq <= acked is done
+    std::uint64_t read_seq = 0;  // every entry with seq <= read_seq was handed out or skipped
+    Position read_pos;           // where the record after read_seq starts on disk
+    std::deque<std::pair<std::uint64_t, Position>> in_flight;  // handed out, not acked
+    std::uint64_t backlog = 0;                                 // routed here and not acked
+    Entry scratch;  // the last entry read from disk for this sink
+  };
+  static std::size_t idx(routing::Sink s) { return static_cast<std::size_t>(s); }
+
+  void recover();
+  void openActive(std::uint64_t number, bool fresh);
+  void writeRecord(std::uint8_t type, std::string_view payload, std::string_view body = {});
+  void writeCheckpoint();
+  void rotateIfFull();
+  void dropFinishedSegments();
+  bool readFromDisk(routing::Sink sink);
+  const Entry* fromCache(routing::Sink sink);
+  std::filesystem::path segmentPath(std::uint64_t number) const;
+  void syncLoop();
+
+  Options opts_;
+  Recovery recovery_;
+  std::deque<Segment> segments_;  // oldest first; back() is the one written
+  int fd_ = -1;                   // the active segment
+  std::string buffer_;            // records not yet written to fd_
   std::uint64_t next_seq_ = 1;
-  std::array<std::uint64_t, routing::kSinkCount> backlog_{};
-  std::array<std::uint64_t, routing::kSinkCount> acked_{};
+  std::array<SinkCursor, routing::kSinkCount> sinks_;
+  std::deque<Entry> cache_;  // recent entries, consecutive seqs
+  std::size_t cache_size_ = 0;
+  Position written_;  // end of what reached the file
+  int read_fd_ = -1;  // the segment outputs that fell behind read from
+  std::uint64_t read_fd_segment_ = 0;
+
+  // The sync thread and what it shares with the loop.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Position sync_requested_;
+  int sync_requested_fd_ = -1;
+  Position durable_;
+  bool stopping_ = false;
+  int sync_event_fd_ = -1;
+  std::thread syncer_;
 };
 
 }  // namespace reporthub::hub

@@ -14,6 +14,7 @@ int runOutput(ChildContext& ctx, Output& output, std::uint32_t window) {
   std::uint64_t reported = 0;   // what the hub was last told
   std::uint64_t retry_seq = 0;  // waiting for the hub to redeliver this seq
   std::uint64_t malformed = 0;
+  std::uint64_t duplicates = 0;  // redeliveries recognised by report id and skipped
 
   auto tellHub = [&](wire::Status status, std::uint64_t seq, std::string reason) {
     link.sendResult(wire::Result{done, status, seq, std::move(reason)});
@@ -35,6 +36,9 @@ int runOutput(ChildContext& ctx, Output& output, std::uint32_t window) {
       if (malformed++ == 0)
         spdlog::error("malformed report {} ({}); counted and skipped", d.id, reason);
       reason = "malformed report: " + reason;
+    } else if (output.seen(report)) {
+      ++duplicates;
+      st = wire::Status::ok;
     } else {
       st = output.deliver(report, d, reason);
     }
@@ -81,7 +85,7 @@ int runOutput(ChildContext& ctx, Output& output, std::uint32_t window) {
     // Stop only with nothing received left undone and the hub told about all of it.
     if (link.stopRequested() && !busy && done == reported) break;
   }
-  spdlog::info("stopping: all received deliveries handled");
+  spdlog::info("stopping: all received deliveries handled ({} duplicates skipped)", duplicates);
   return 0;
 }
 

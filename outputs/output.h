@@ -25,6 +25,10 @@ class Output {
 
   // Reopen files (SIGHUP, for logrotate).
   virtual void reopen() {}
+
+  // Whether this report was already delivered here, by this process or one before it.
+  // Delivery is at least once; this is how the operator still sees each report once.
+  virtual bool seen(const Report& /*report*/) { return false; }
 };
 
 // Runs an output's loop until the hub asks it to stop and everything received is done.

@@ -4,6 +4,7 @@
 #include "common/zmq_util.h"
 #include "config/config.h"
 #include "outputs/output.h"
+#include "outputs/recent_ids.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -42,6 +43,7 @@ class LocalOutput final : public Output {
               zmq::context_t& ctx)
       : cfg_(cfg), console_(ctx, zmq::socket_type::pub) {
     open();
+    loadRecentIds();
     // Live viewers may be slow or absent; a PUB socket drops for them, never blocks us.
     zmqu::configure(console_, 10'000, std::chrono::milliseconds(0));
     console_.bind(console_endpoint);
@@ -50,7 +52,10 @@ class LocalOutput final : public Output {
     if (fd_ >= 0) close(fd_);
   }
 
+  bool seen(const Report& r) override { return recent_.contains(r.id); }
+
   wire::Status deliver(const Report& r, const wire::Deliver&, std::string&) override {
+    recent_.add(r.id);
     const std::size_t start = buffer_.size();
     buffer_ += cfg_.format == config::LogFormat::json ? formatJson(r) : formatText(r);
     console_.send(zmq::buffer(buffer_.data() + start, buffer_.size() - start),
@@ -69,11 +74,13 @@ class LocalOutput final : public Output {
         if (!error_logged_) spdlog::error("{}; the hub will retry these reports", reason);
         error_logged_ = true;
         buffer_.clear();  // the hub resends all of them
+        recent_.rollback();
         return wire::Status::retry;
       }
       off += static_cast<std::size_t>(n);
     }
     buffer_.clear();
+    recent_.commit();
     error_logged_ = false;
     return wire::Status::ok;
   }
@@ -85,6 +92,35 @@ class LocalOutput final : public Output {
   }
 
  private:
+  // The ids already in the operator log, from its tail: after a crash of this process or
+  // the hub, the unacknowledged deliveries come again and must not be written twice.
+  void loadRecentIds() {
+    constexpr off_t kTail = 16 << 20;
+    const off_t size = lseek(fd_, 0, SEEK_END);
+    if (size <= 0) return;
+    const off_t from = size > kTail ? size - kTail : 0;
+    std::string tail(static_cast<std::size_t>(size - from), '\0');
+    const int rfd = ::open(cfg_.file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (rfd < 0) return;
+    const ssize_t n = pread(rfd, tail.data(), tail.size(), from);
+    close(rfd);
+    if (n <= 0) return;
+    tail.resize(static_cast<std::size_t>(n));
+    std::size_t found = 0;
+    for (std::size_t pos = 0; pos < tail.size();) {
+      std::size_t end = tail.find('\n', pos);
+      if (end == std::string::npos) break;  // a partial last line: not delivered
+      if (auto id = idOfLine(std::string_view(tail).substr(pos, end - pos)); !id.empty()) {
+        recent_.add(id);
+        ++found;
+      }
+      pos = end + 1;
+    }
+    recent_.commit();
+    spdlog::info("{} report ids from the end of {} remembered for duplicate suppression", found,
+                 cfg_.file.string());
+  }
+
   void open() {
     fd_ = ::open(cfg_.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd_ < 0) {
@@ -97,6 +133,7 @@ class LocalOutput final : public Output {
   int fd_ = -1;
   std::string buffer_;
   bool error_logged_ = false;
+  RecentIds recent_;
 };
 
 }  // namespace
@@ -123,7 +160,26 @@ std::string formatText(const Report& r) {
     }
     line += '}';
   }
+  line += " [";
+  line += r.id;
+  line += ']';
   return line;
+}
+
+std::string_view idOfLine(std::string_view line) {
+  constexpr std::size_t kIdLen = 36;
+  if (line.starts_with('{')) {
+    // JSON lines: ..."id":"<id>"...
+    const auto at = line.find("\"id\":\"");
+    if (at == std::string_view::npos || at + 6 + kIdLen > line.size()) return {};
+    return line.substr(at + 6, kIdLen);
+  }
+  // Text lines end with " [<id>]".
+  if (line.size() < kIdLen + 3 || !line.ends_with(']') || line[line.size() - kIdLen - 3] != ' ' ||
+      line[line.size() - kIdLen - 2] != '[') {
+    return {};
+  }
+  return line.substr(line.size() - kIdLen - 1, kIdLen);
 }
 
 std::string formatJson(const Report& r) {

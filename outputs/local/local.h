@@ -1,5 +1,6 @@
 // The local output: the operator console. Appends one line per report to the operator log
-// (text or JSON lines) and publishes each line for `hubctl console` to follow live.
+// (text or JSON lines) and publishes each line for `hubctl console` to follow live. Each
+// line carries the report id, which is how a redelivery after a crash is recognised.
 #pragma once
 
 #include "common/report.h"
@@ -14,5 +15,8 @@ int main(ChildContext& ctx);
 // One operator-log line (without the newline) in the configured format.
 std::string formatText(const Report& r);
 std::string formatJson(const Report& r);
+
+// The report id a line in either format carries, or "" if none.
+std::string_view idOfLine(std::string_view line);
 
 }  // namespace reporthub::outputs::local
