@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the benchmarks in Release into build-bench/ and runs them all, printing the figures.
+# Usage: bench/run-all.sh [--quick]    --quick: small counts and fewer rounds, a smoke run.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="$root/build-bench"
+
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DREPORTHUB_TESTS=OFF >/dev/null
+# Two jobs: the benchmarks are meant for small shared machines.
+ninja -C "$build" -j2 bench
+
+if [[ "${1:-}" == "--quick" ]]; then
+  throughput_args=(-n 100000 -r 1)
+  latency_args=(-n 5000 -r 1)
+  shutdown_args=(-r 1)
+else
+  throughput_args=()
+  latency_args=()
+  shutdown_args=()
+fi
+
+echo
+"$build/bench/throughput" "${throughput_args[@]}"
+echo
+"$build/bench/latency" "${latency_args[@]}"
+echo
+"$build/bench/shutdown" "${shutdown_args[@]}"
