@@ -764,16 +764,31 @@ Config load(const fs::path& path) {
   return loadFromString(readFile(path), path);
 }
 
-fs::path stateDirOf(const std::string& text, const fs::path& path) {
+Location locate(const std::string& text, const fs::path& path) {
   Context ctx(path.string());
-  const fs::path dir = absoluteFile(path).parent_path();
-  const Section top(ctx, rootValue(parseDocument(ctx, text)));
-  // Only the lock's location matters here; other keys wait for the full load. Duplicate keys
-  // are refused here too, since they make even this one read ambiguous.
-  fs::path state_dir = defaultStateDir(dir);
-  top.section("paths").path("state_dir", state_dir, dir);
+  Location loc;
+  loc.file = absoluteFile(path);
+  const fs::path dir = loc.file.parent_path();
+  const YAML::Node root = parseDocument(ctx, text);
+  const Section top(ctx, rootValue(root));
+  // Only the paths must be right; other keys wait for the full load. Duplicate keys are
+  // refused here too, since they make even this read ambiguous.
+  loc.state_dir = defaultStateDir(dir);
+  loc.run_dir = resolve(dir, "run");
+  const Section paths = top.section("paths");
+  paths.path("state_dir", loc.state_dir, dir);
+  paths.path("run_dir", loc.run_dir, dir);
   if (!ctx.ok()) ctx.raise();
-  return state_dir;
+  // The rest is a best effort: a wrong value here keeps its default, silently.
+  if (root.IsMap()) {
+    if (const auto node = root["node"]; node && node.IsScalar()) loc.node = node.Scalar();
+    const auto shutdown = root["shutdown"];
+    if (shutdown && shutdown.IsMap() && shutdown["kill_timeout"] &&
+        shutdown["kill_timeout"].IsScalar()) {
+      if (auto d = parseDuration(shutdown["kill_timeout"].Scalar())) loc.kill_timeout = *d;
+    }
+  }
+  return loc;
 }
 
 namespace {

@@ -101,12 +101,23 @@ struct NodeRecipient {
 using Recipient =
     std::variant<LocalRecipient, PrinterRecipient, MailRecipient, NodeRecipient, DsSendRecipient>;
 
-struct Config {
-  std::filesystem::path file;  // absolute path of the file loaded
-  std::string node;
+// Where a hub keeps its files and sockets: all a client needs to find it.
+struct Location {
+  std::filesystem::path file;       // absolute path of the config file
   std::filesystem::path state_dir;  // absolute
   std::filesystem::path run_dir;    // absolute
+  std::string node;                 // as written, "" if absent or not a string
   Duration kill_timeout = std::chrono::minutes(5);
+
+  std::filesystem::path lockPath() const { return state_dir / "hub.lock"; }
+  std::filesystem::path hubLogPath() const { return state_dir / "hub.log"; }
+  std::filesystem::path statusPath() const { return state_dir / "status.json"; }
+  std::string childEndpoint() const { return "ipc://" + (run_dir / "hub.sock").string(); }
+  std::string controlEndpoint() const { return "ipc://" + (run_dir / "control.sock").string(); }
+  std::string consoleEndpoint() const { return "ipc://" + (run_dir / "console.sock").string(); }
+};
+
+struct Config : Location {
   Pending pending = Pending::replay;
   bool desk_at_start = true;
   RestartPolicy restart;
@@ -117,12 +128,6 @@ struct Config {
   std::map<std::string, Recipient> recipients;
   // category -> recipient names, in config order; always has "default".
   std::map<std::string, std::vector<std::string>> categories;
-
-  std::filesystem::path lockPath() const { return state_dir / "hub.lock"; }
-  std::filesystem::path hubLogPath() const { return state_dir / "hub.log"; }
-  std::string childEndpoint() const { return "ipc://" + (run_dir / "hub.sock").string(); }
-  std::string controlEndpoint() const { return "ipc://" + (run_dir / "control.sock").string(); }
-  std::string consoleEndpoint() const { return "ipc://" + (run_dir / "console.sock").string(); }
 };
 
 // Longest ipc socket path the kernel accepts (sun_path holds 108 bytes with the NUL).
@@ -134,10 +139,12 @@ Config load(const std::filesystem::path& path);
 // Same, from text already read (reload validates the new text before touching anything).
 Config loadFromString(const std::string& text, const std::filesystem::path& path);
 
-// Just `paths.state_dir`, resolved, so the hub can take its lock before full validation
-// (DESIGN §1: nothing happens before the lock is held). Throws ConfigError if the file
-// cannot be read or parsed far enough to know it.
-std::filesystem::path stateDirOf(const std::string& text, const std::filesystem::path& path);
+// Just where the hub lives (paths, node, kill_timeout), read leniently: the hub takes its
+// lock with it before full validation (DESIGN §1: nothing happens before the lock is held),
+// and hubctl finds a running hub even while its config file is being edited. Keys other
+// than paths are taken if valid and defaulted otherwise. Throws ConfigError if the file
+// cannot be parsed or `paths` is unusable.
+Location locate(const std::string& text, const std::filesystem::path& path);
 
 // Reads a whole file; throws ConfigError (line 0) if it cannot.
 std::string readFile(const std::filesystem::path& path);

@@ -88,7 +88,7 @@ Hub::Hub(config::Config cfg, std::string config_text, HubLock lock)
       }
     }
   };
-  for (auto& spec : processSpecs()) {
+  for (auto& spec : processSpecs(cfg_)) {
     if (spec.kind == wire::Kind::output) {
       if (auto s = sinkOfRole(spec.role)) sink(*s).process = spec.id;
     }
@@ -114,21 +114,30 @@ void Hub::setupSignals() {
 }
 
 void Hub::setupConfigFd() {
+  config_fd_ = sealedConfig(config_text_);
+  if (config_fd_ < 0) fail("memfd for the config");
+}
+
+int Hub::sealedConfig(const std::string& text) {
   // Children read exactly the config text the hub validated, from a sealed memfd, so an
   // edit of the file on disk between validation and a restart cannot reach them.
-  config_fd_ = memfd_create("reporthub-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (config_fd_ < 0) fail("memfd_create");
+  const int fd = memfd_create("reporthub-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return -1;
   std::size_t off = 0;
-  while (off < config_text_.size()) {
-    ssize_t n = write(config_fd_, config_text_.data() + off, config_text_.size() - off);
+  while (off < text.size()) {
+    const ssize_t n = write(fd, text.data() + off, text.size() - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail("write(memfd)");
+    if (n < 0) break;
     off += static_cast<std::size_t>(n);
   }
-  if (fcntl(config_fd_, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) !=
-      0) {
-    fail("fcntl(F_ADD_SEALS)");
+  if (off < text.size() ||
+      fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+    const int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
   }
+  return fd;
 }
 
 void Hub::setupSockets() {
@@ -161,19 +170,26 @@ void Hub::setupSockets() {
   }
 }
 
-std::vector<ProcessSpec> Hub::processSpecs() const {
+std::vector<ProcessSpec> Hub::processSpecs(const config::Config& cfg) {
   std::vector<ProcessSpec> specs;
-  specs.push_back({"local",
-                   "local",
-                   wire::Kind::output,
-                   {},
-                   cfg_.outputs.local.restart.value_or(cfg_.restart)});
-  for (const auto& t : cfg_.inputs.testproc) {
+  const auto& local = cfg.outputs.local;
+  specs.push_back(
+      {"local",
+       "local",
+       wire::Kind::output,
+       {},
+       local.file.string() + (local.format == config::LogFormat::json ? "|json" : "|text"),
+       local.restart.value_or(cfg.restart)});
+  for (const auto& t : cfg.inputs.testproc) {
+    const std::string settings = std::to_string(static_cast<int>(t.mode)) + "|" +
+                                 std::to_string(t.delay.count()) + "|" + std::to_string(t.count) +
+                                 "|" + t.category;
     specs.push_back({"testproc:" + t.name,
                      "testproc",
                      wire::Kind::input,
                      {t.name},
-                     t.restart.value_or(cfg_.restart)});
+                     settings,
+                     t.restart.value_or(cfg.restart)});
   }
   return specs;
 }
@@ -291,6 +307,7 @@ int Hub::run() {
     releaseDurable();
     pumpSinks(now);
     supervisor_.tick(now);
+    finishReload(now);
     while (advance(now)) {
     }
     // State changes are written at once; counters at most once a second.
@@ -569,7 +586,9 @@ void Hub::handleSignals(TimePoint now) {
         beginShutdown("SIGINT", now);
         break;
       case SIGHUP:
-        spdlog::warn("SIGHUP: reload is not available in this version; config unchanged");
+        if (phase_ == Phase::starting || phase_ == Phase::running) {
+          spdlog::info("SIGHUP: {}", reload(now).value("message", ""));
+        }
         break;
     }
   }
@@ -757,8 +776,8 @@ nlohmann::json Hub::handleControl(const nlohmann::json& req, TimePoint now) {
     return acceptJobReport(req);
   }
   if (cmd == "reload") {
-    return nlohmann::json{
-        {"ok", false}, {"code", 1}, {"message", "reload is not available in this version"}};
+    if (stopping) return refuse("the hub is shutting down (DMStop); config not reloaded");
+    return reload(now);
   }
   return nlohmann::json{{"ok", false}, {"code", 2}, {"message", "unknown command '" + cmd + "'"}};
 }
@@ -795,6 +814,123 @@ nlohmann::json Hub::acceptJobReport(const nlohmann::json& req) {
   return reply;
 }
 
+// ---- reload ---------------------------------------------------------------------------
+
+nlohmann::json Hub::reload(TimePoint now) {
+  auto refused = [](int code, const std::string& message) {
+    spdlog::warn("reload refused: {}; the running config is kept", message);
+    return nlohmann::json{{"ok", false}, {"code", code}, {"message", message}};
+  };
+  // The whole new config is validated before anything changes.
+  std::string text;
+  config::Config next;
+  try {
+    text = config::readFile(cfg_.file);
+    next = config::loadFromString(text, cfg_.file);
+  } catch (const config::ConfigError& e) {
+    std::string problems;
+    for (const auto& p : e.problems())
+      problems += "\n" + p.str();
+    return refused(2, std::to_string(e.problems().size()) + " problem" +
+                          (e.problems().size() == 1 ? "" : "s") + " in " + cfg_.file.string() +
+                          problems);
+  }
+  if (next.node != cfg_.node || next.state_dir != cfg_.state_dir || next.run_dir != cfg_.run_dir) {
+    return refused(2, "node and paths cannot change on reload; restart the hub for that");
+  }
+  const int new_fd = sealedConfig(text);
+  if (new_fd < 0) return refused(1, std::string("memfd for the config: ") + strerror(errno));
+
+  // From here on the new config is applied; nothing below can fail half-way.
+  std::vector<std::string> started, stopped, restarted, policies;
+  const auto old_specs = processSpecs(cfg_);
+  const auto new_specs = processSpecs(next);
+  auto find = [](const std::vector<ProcessSpec>& v, const std::string& id) {
+    auto it = std::find_if(v.begin(), v.end(), [&](const ProcessSpec& p) { return p.id == id; });
+    return it == v.end() ? nullptr : &*it;
+  };
+  for (const auto& old : old_specs) {
+    if (!find(new_specs, old.id)) {
+      retiring_.insert(old.id);
+      restarting_.erase(old.id);
+      supervisor_.stop(old.id, now);
+      stopped.push_back(old.id);
+    }
+  }
+  for (const auto& spec : new_specs) {
+    const ProcessSpec* old = find(old_specs, spec.id);
+    if (!old) {
+      retiring_.erase(spec.id);
+      supervisor_.add(spec);
+      if (auto s = sinkOfRole(spec.role)) sink(*s).process = spec.id;
+      // Before start-up completes, advance() starts new inputs with the others.
+      if (phase_ == Phase::running || spec.kind == wire::Kind::output)
+        supervisor_.start(spec.id, now);
+      started.push_back(spec.id);
+    } else if (!old->sameProcess(spec)) {
+      restarting_[spec.id] = spec;
+      supervisor_.stop(spec.id, now);
+      restarted.push_back(spec.id);
+    } else if (!(old->restart == spec.restart)) {
+      supervisor_.setRestartPolicy(spec.id, spec.restart);
+      policies.push_back(spec.id);
+    }
+  }
+  // The routing table swaps in one assignment: every report is routed entirely by the old
+  // table or entirely by the new one, and queued reports keep the table they were routed by.
+  router_ = std::make_shared<routing::Router>(next);
+  supervisor_.setKillTimeout(next.kill_timeout);
+  config_text_ = std::move(text);
+  close(config_fd_);
+  config_fd_ = new_fd;
+  cfg_ = std::move(next);
+  finishReload(now);
+  status_dirty_ = true;
+
+  auto list = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v)
+      out += (out.empty() ? "" : ", ") + s;
+    return out;
+  };
+  std::string message = "reloaded " + cfg_.file.string() + ": routing table replaced (" +
+                        std::to_string(cfg_.categories.size()) + " categories)";
+  if (!started.empty()) message += "; started " + list(started);
+  if (!stopped.empty()) message += "; stopped " + list(stopped);
+  if (!restarted.empty()) message += "; restarted " + list(restarted);
+  if (!policies.empty()) message += "; new restart policy for " + list(policies);
+  if (started.empty() && stopped.empty() && restarted.empty()) message += "; no process changed";
+  spdlog::info("{}", message);
+  return nlohmann::json{{"ok", true}, {"code", 0}, {"message", message}};
+}
+
+void Hub::finishReload(TimePoint now) {
+  for (auto it = retiring_.begin(); it != retiring_.end();) {
+    const Process* p = supervisor_.find(*it);
+    if (p && p->state != State::stopped) {
+      ++it;
+      continue;
+    }
+    if (p) {
+      if (auto s = sinkOfRole(p->spec.role)) sink(*s).process.clear();
+      supervisor_.remove(*it);
+    }
+    it = retiring_.erase(it);
+  }
+  for (auto it = restarting_.begin(); it != restarting_.end();) {
+    const Process* p = supervisor_.find(it->first);
+    if (p && p->state != State::stopped) {
+      ++it;
+      continue;
+    }
+    const int restarts = p ? p->restarts : 0;
+    supervisor_.add(it->second);
+    supervisor_.restoreRestarts(it->first, restarts);
+    supervisor_.start(it->first, now);
+    it = restarting_.erase(it);
+  }
+}
+
 // ---- status ---------------------------------------------------------------------------
 
 nlohmann::json Hub::status(TimePoint now) const {
@@ -811,6 +947,9 @@ nlohmann::json Hub::status(TimePoint now) const {
         {"uptime_s", p.state == State::running ? seconds(since(now, p.ready_at)) : 0.0},
         {"throttled", p.policy.throttled()}};
     if (p.state == State::backoff) j["next_restart_in_s"] = seconds(since(p.deadline, now));
+    // With the pid, the kernel start time identifies the process beyond pid reuse: the next
+    // hub uses it to find this one's leftovers after a crash.
+    if (p.pid > 0) j["starttime"] = processStartTime(p.pid).value_or(0);
     procs.push_back(std::move(j));
   }
   nlohmann::json outs = nlohmann::json::array();

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <deque>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -94,7 +95,13 @@ class Hub final : public SupervisorActions {
   void setupSockets();
   void setupSignals();
   void setupConfigFd();
-  std::vector<ProcessSpec> processSpecs() const;
+  // A sealed memfd holding `text`, or -1 with errno set.
+  static int sealedConfig(const std::string& text);
+  static std::vector<ProcessSpec> processSpecs(const config::Config& cfg);
+  // Validates the config file again and applies the difference (DESIGN §1 "reload").
+  nlohmann::json reload(TimePoint now);
+  // Acts on processes that a reload stopped to remove or to restart, once they are down.
+  void finishReload(TimePoint now);
 
   void drainChildren(TimePoint now);
   void handleChild(std::vector<zmq::message_t>& frames, TimePoint now);
@@ -156,6 +163,8 @@ class Hub final : public SupervisorActions {
   TimePoint started_;
   std::int64_t started_wall_ns_ = 0;
   TimePoint stage_deadline_{};
+  std::set<std::string> retiring_;                 // reload: remove once stopped
+  std::map<std::string, ProcessSpec> restarting_;  // reload: start with this once stopped
   bool status_dirty_ = true;
   TimePoint status_written_{};
   std::uint64_t status_counters_ = 0;  // accepted + delivered when the file was written

@@ -37,7 +37,7 @@ int cmdRun(const std::string& file) {
   std::filesystem::path state_dir;
   try {
     text = rh::config::readFile(file);
-    state_dir = rh::config::stateDirOf(text, file);
+    state_dir = rh::config::locate(text, file).state_dir;
   } catch (const rh::config::ConfigError& e) {
     return printProblems(e);
   }

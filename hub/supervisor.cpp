@@ -46,6 +46,17 @@ void Supervisor::remove(const std::string& id) {
   processes_.erase(id);
 }
 
+void Supervisor::restoreRestarts(const std::string& id, int restarts) {
+  if (auto it = processes_.find(id); it != processes_.end()) it->second.restarts = restarts;
+}
+
+void Supervisor::setRestartPolicy(const std::string& id, const config::RestartPolicy& policy) {
+  auto it = processes_.find(id);
+  if (it == processes_.end() || it->second.spec.restart == policy) return;
+  it->second.spec.restart = policy;
+  it->second.policy = RestartPolicy(policy);
+}
+
 void Supervisor::start(const std::string& id, TimePoint now) {
   if (auto it = processes_.find(id); it != processes_.end()) handle(it->second, Event::start, now);
 }

@@ -23,8 +23,15 @@ struct ProcessSpec {
   std::string role;  // registered role: "local", "testproc"
   wire::Kind kind = wire::Kind::input;
   std::vector<std::string> args;  // extra arguments for the role
+  std::string settings;           // the role's config in canonical form: a change means a restart
   config::RestartPolicy restart;
   bool operator==(const ProcessSpec&) const = default;
+  // Same process as far as a reload is concerned: a new restart policy alone applies in
+  // place, anything else needs the process restarted.
+  bool sameProcess(const ProcessSpec& o) const {
+    return id == o.id && role == o.role && kind == o.kind && args == o.args &&
+           settings == o.settings;
+  }
 };
 
 enum class State { stopped, starting, running, stopping, backoff };
@@ -61,6 +68,10 @@ class Supervisor {
       : actions_(actions), kill_timeout_(kill_timeout) {}
 
   void add(ProcessSpec spec);
+  // Keeps a restarted-by-reload process's restart count in status.
+  void restoreRestarts(const std::string& id, int restarts);
+  // A new restart policy for a known process, effective from its next exit.
+  void setRestartPolicy(const std::string& id, const config::RestartPolicy& policy);
   // Forgets a process; it must be stopped.
   void remove(const std::string& id);
 

@@ -32,7 +32,7 @@ struct Outcome {
 };
 
 // Whether a hub holds the lock and its control socket can be reached; the exit code if not.
-int checkHub(const rh::config::Config& cfg) {
+int checkHub(const rh::config::Location& cfg) {
   if (!rh::hub::HubLock::holder(cfg.lockPath())) {
     std::cerr << "hubctl: no hub is running for " << cfg.file.string() << " (lock "
               << cfg.lockPath().string() << " is not held)\n";
@@ -52,7 +52,7 @@ int checkHub(const rh::config::Config& cfg) {
   return kOk;
 }
 
-Outcome request(const rh::config::Config& cfg, const json& req, rh::Duration timeout) {
+Outcome request(const rh::config::Location& cfg, const json& req, rh::Duration timeout) {
   if (int code = checkHub(cfg); code != kOk) return {code, {}};
   zmq::context_t ctx(1);
   zmq::socket_t sock(ctx, zmq::socket_type::dealer);
@@ -123,7 +123,7 @@ void printStatusTable(const json& st) {
       c.value("malformed", 0ULL), c.value("refused", 0ULL));
 }
 
-int cmdConsole(const rh::config::Config& cfg) {
+int cmdConsole(const rh::config::Location& cfg) {
   if (int code = checkHub(cfg); code != kOk) return code;
   zmq::context_t ctx(1);
   zmq::socket_t sub(ctx, zmq::socket_type::sub);
@@ -180,9 +180,9 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kOk : kUsage;
   }
 
-  rh::config::Config cfg;
+  rh::config::Location cfg;
   try {
-    cfg = rh::config::load(file);
+    cfg = rh::config::locate(rh::config::readFile(file), file);
   } catch (const rh::config::ConfigError& e) {
     for (const auto& p : e.problems())
       std::cerr << p.str() << '\n';
@@ -193,11 +193,10 @@ int main(int argc, char** argv) {
   if (*console) return cmdConsole(cfg);
 
   if (*status && offline) {
-    std::ifstream in(cfg.state_dir / "status.json");
+    std::ifstream in(cfg.statusPath());
     json st = json::parse(in, nullptr, false);
     if (!in.is_open() || st.is_discarded()) {
-      std::cerr << "hubctl: no readable status file at " << (cfg.state_dir / "status.json").string()
-                << '\n';
+      std::cerr << "hubctl: no readable status file at " << cfg.statusPath().string() << '\n';
       return kFailure;
     }
     if (as_json)
@@ -254,13 +253,15 @@ int main(int argc, char** argv) {
   else if (!message.empty())
     std::cout << message << '\n';
   if (*dmstop && wait) {
-    // The hub is gone when its lock is free; it may take up to two kill timeouts.
-    const auto deadline =
-        std::chrono::steady_clock::now() + 2 * cfg.kill_timeout + std::chrono::seconds(30);
+    // The hub is gone when its lock is free. A legitimate DMStop may take three kill
+    // timeouts: inputs, outputs draining, outputs stopping.
+    const auto patience = 3 * cfg.kill_timeout + std::chrono::seconds(30);
+    const auto deadline = std::chrono::steady_clock::now() + patience;
     while (rh::hub::HubLock::holder(cfg.lockPath())) {
       if (std::chrono::steady_clock::now() > deadline) {
         std::cerr << "hubctl: the hub is still running after "
-                  << rh::formatDuration(2 * cfg.kill_timeout) << '\n';
+                  << rh::formatDuration(std::chrono::duration_cast<rh::Duration>(patience))
+                  << "; it was not killed\n";
         return kFailure;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -408,23 +408,32 @@ TEST_CASE("loadFromString gives what load gives", "[config]") {
   CHECK(a.categories == b.categories);
 }
 
-TEST_CASE("stateDirOf reads only paths.state_dir", "[config]") {
+TEST_CASE("locate reads paths strictly and the rest leniently", "[config]") {
   const fs::path file = "/etc/reporthub/hub.yaml";
-  CHECK(stateDirOf("node: alpha\n", file) == "/etc/reporthub/var");
-  CHECK(stateDirOf("paths: { state_dir: ../lib/hub/ }\n", file) == "/etc/lib/hub");
-  CHECK(stateDirOf("paths: { state_dir: /var/lib/hub }\n", file) == "/var/lib/hub");
-  // Other problems wait for the full load, after the lock is held.
-  CHECK(stateDirOf("bogus: 1\npaths: { state_dir: s, run_dir: [x] }\n", file) ==
-        "/etc/reporthub/s");
-  CHECK(stateDirOf("", file) == "/etc/reporthub/var");
+  CHECK(locate("node: alpha\n", file).state_dir == "/etc/reporthub/var");
+  CHECK(locate("node: alpha\n", file).run_dir == "/etc/reporthub/run");
+  CHECK(locate("node: alpha\n", file).node == "alpha");
+  CHECK(locate("paths: { state_dir: ../lib/hub/ }\n", file).state_dir == "/etc/lib/hub");
+  CHECK(locate("paths: { state_dir: /var/lib/hub, run_dir: /run/rh }\n", file).run_dir ==
+        "/run/rh");
+  // Other problems wait for the full load, after the lock is held; a client still finds
+  // the hub while the rest of the file is being edited.
+  const auto loc = locate(
+      "bogus: 1\nnode: [a]\nshutdown: { kill_timeout: 2s }\npaths: { state_dir: s }\n", file);
+  CHECK(loc.state_dir == "/etc/reporthub/s");
+  CHECK(loc.node.empty());
+  CHECK(loc.kill_timeout == std::chrono::seconds(2));
+  CHECK(locate("shutdown: { kill_timeout: soon }\n", file).kill_timeout == std::chrono::minutes(5));
+  CHECK(locate("", file).state_dir == "/etc/reporthub/var");
 }
 
-TEST_CASE("stateDirOf refuses what it cannot read", "[config]") {
+TEST_CASE("locate refuses what it cannot read", "[config]") {
   const fs::path file = "/etc/reporthub/hub.yaml";
-  CHECK_THROWS_AS(stateDirOf("paths: [oops\n", file), ConfigError);
-  CHECK_THROWS_AS(stateDirOf("paths: [var]\n", file), ConfigError);
+  CHECK_THROWS_AS(locate("paths: [oops\n", file), ConfigError);
+  CHECK_THROWS_AS(locate("paths: [var]\n", file), ConfigError);
+  CHECK_THROWS_AS(locate("paths: { run_dir: [x] }\n", file), ConfigError);
   try {
-    stateDirOf("paths:\n  state_dir: { a: b }\n", file);
+    locate("paths:\n  state_dir: { a: b }\n", file);
     FAIL("accepted a mapping as state_dir");
   } catch (const ConfigError& e) {
     REQUIRE(e.problems().size() == 1);

@@ -183,6 +183,30 @@ TEST_CASE("leftover processes of a dead hub are killed before anything starts",
   CHECK(hub.stop() == 0);
 }
 
+TEST_CASE("the status file identifies each child by pid and kernel start time",
+          "[durability][integration]") {
+  Hub hub;
+  hub.start();
+  const int pid = hub.processStatus("local")["pid"];
+  REQUIRE(waitFor([&] {
+    auto st = json::parse(readFile(hub.dir() / "var/status.json"), nullptr, false);
+    return !st.is_discarded() && st["processes"][0]["pid"] == pid;
+  }));
+  const auto st = json::parse(readFile(hub.dir() / "var/status.json"));
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string f;
+  for (int i = 3; i <= 21; ++i)
+    rest >> f;
+  std::uint64_t starttime = 0;
+  rest >> starttime;
+  CHECK(st["processes"][0]["starttime"] == starttime);
+  CHECK(st["phase"] == "running");
+  CHECK(hub.stop() == 0);
+}
+
 TEST_CASE("a pid in the status file that now belongs to another process is left alone",
           "[durability][integration]") {
   Hub hub;
