@@ -52,6 +52,8 @@ class ChildLink {
   bool submit(const Report& r);
   // Inputs: waits until every submitted report is acknowledged, or the timeout passes.
   bool waitAcked(Duration timeout);
+  // Inputs: whether submit() would send at once rather than wait for credit.
+  bool hasCredit() const { return next_seq_ <= credit_; }
   std::uint64_t submitted() const { return next_seq_ - 1; }
   std::uint64_t acked() const { return acked_; }
 
