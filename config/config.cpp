@@ -711,8 +711,8 @@ Config loadFromString(const std::string& text, const fs::path& path) {
   cfg.file = absoluteFile(path);
   const fs::path dir = cfg.file.parent_path();
   const Section top(ctx, rootValue(parseDocument(ctx, text)));
-  top.allowOnly({"node", "paths", "shutdown", "startup", "desk", "restart", "max_hops", "inputs",
-                 "outputs", "nodes", "recipients", "categories"});
+  top.allowOnly({"node", "paths", "shutdown", "startup", "desk", "journal", "restart", "max_hops",
+                 "inputs", "outputs", "nodes", "recipients", "categories"});
 
   top.name("node", cfg.node, "node name", Need::required);
 
@@ -735,6 +735,10 @@ Config loadFromString(const std::string& text, const fs::path& path) {
   const Section desk = top.section("desk");
   desk.allowOnly({"at_start"});
   desk.choice("at_start", cfg.desk_at_start, kSwitchNames);
+
+  const Section journal = top.section("journal");
+  journal.allowOnly({"sync"});
+  journal.choice("sync", cfg.journal_sync, kSwitchNames);
 
   // Before inputs and outputs: their own restart policies start from this one.
   cfg.restart = readRestart(top.section("restart"), cfg.restart);

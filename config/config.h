@@ -120,6 +120,9 @@ struct Location {
 struct Config : Location {
   Pending pending = Pending::replay;
   bool desk_at_start = true;
+  // fdatasync before acknowledging. Off: an acknowledged report survives any process crash
+  // but not a power loss or kernel crash (the page cache holds it).
+  bool journal_sync = true;
   RestartPolicy restart;
   int max_hops = 8;
   Inputs inputs;

@@ -70,7 +70,8 @@ Hub::Hub(config::Config cfg, std::string config_text, HubLock lock)
       control_(zmq_, zmq::socket_type::router),
       self_exe_(selfExe()),
       supervisor_(*this, cfg_.kill_timeout),
-      journal_(Journal::Options{cfg_.state_dir / "journal"}),
+      journal_(
+          Journal::Options{cfg_.state_dir / "journal", 64ull << 20, 64u << 20, cfg_.journal_sync}),
       desk_on_(cfg_.desk_at_start),
       started_(Clock::now()),
       started_wall_ns_(nowNs()) {

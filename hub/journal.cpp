@@ -429,8 +429,11 @@ Position Journal::flush() {
       std::lock_guard lk(mu_);
       sync_requested_ = written_;
       sync_requested_fd_ = fd_;
+      // Without sync, the write itself is the commit point: the page cache survives a crash
+      // of any process, not of the machine.
+      if (!opts_.sync) durable_ = written_;
     }
-    cv_.notify_all();
+    if (opts_.sync) cv_.notify_all();
   }
   // Only entries already in the file may leave the cache: the disk path reads them back.
   while (cache_size_ > opts_.cache_bytes && !cache_.empty() && cache_.front().end <= written_) {

@@ -47,6 +47,7 @@ class Journal {
     std::filesystem::path dir;
     std::uint64_t segment_bytes = 64ull << 20;
     std::size_t cache_bytes = 64u << 20;  // recent entries kept in memory
+    bool sync = true;                     // false: written counts as durable (no fdatasync)
   };
 
   // What start-up found in the journal of the previous run.

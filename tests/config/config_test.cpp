@@ -243,6 +243,7 @@ TEST_CASE("a minimal config gets every default", "[config]") {
   CHECK(c.kill_timeout == std::chrono::minutes(5));
   CHECK(c.pending == Pending::replay);
   CHECK(c.desk_at_start);
+  CHECK(c.journal_sync);
   CHECK(c.restart == RestartPolicy{});
   CHECK(c.restart.immediate == 3);
   CHECK(c.restart.window == std::chrono::minutes(10));
@@ -289,6 +290,7 @@ TEST_CASE("scalars and sections are read with their documented spellings", "[con
                                   "shutdown: { kill_timeout: 500ms }\n"
                                   "startup: { pending: discard }\n"
                                   "desk: { at_start: off }\n"
+                                  "journal: { sync: off }\n"
                                   "restart: { immediate: 0, then_every: 1h }\n"
                                   "max_hops: 64\n"
                                   "nodes:\n"
@@ -299,6 +301,7 @@ TEST_CASE("scalars and sections are read with their documented spellings", "[con
   CHECK(c.kill_timeout == std::chrono::milliseconds(500));
   CHECK(c.pending == Pending::discard);
   CHECK_FALSE(c.desk_at_start);
+  CHECK_FALSE(c.journal_sync);
   CHECK(c.restart.immediate == 0);
   CHECK(c.restart.window == std::chrono::minutes(10));  // not given: kept
   CHECK(c.restart.then_every == std::chrono::hours(1));
