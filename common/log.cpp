@@ -24,4 +24,21 @@ void setupLogging(const std::string& name, const std::filesystem::path& file, bo
   spdlog::set_default_logger(logger);
 }
 
+std::string printable(std::string_view bytes, std::size_t max) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < bytes.size() && i < max; ++i) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  if (bytes.size() > max) out += "...";
+  return out;
+}
+
 }  // namespace reporthub

@@ -13,4 +13,8 @@ namespace reporthub {
 void setupLogging(const std::string& name, const std::filesystem::path& file = {},
                   bool to_stderr = true);
 
+// Bytes from the outside (a peer's routing id, a category) made safe for one log line:
+// non-printable bytes as \xNN, cut at `max` bytes.
+std::string printable(std::string_view bytes, std::size_t max = 64);
+
 }  // namespace reporthub

@@ -80,7 +80,8 @@ struct Result {
   std::string reason;
 };
 
-// hub -> child: "deskon", "deskoff", "stop".
+// hub -> child: "deskon", "deskoff". Children also take "stop" as SIGTERM's equivalent,
+// for programs that cannot use signals; the hub itself stops children with SIGTERM.
 struct Control {
   std::string command;
 };

@@ -1,6 +1,7 @@
 // The hub's main loop; see hub.h.
 #include "hub/hub.h"
 
+#include "common/log.h"
 #include "common/report.h"
 #include "common/zmq_util.h"
 #include "hub/recovery.h"
@@ -159,9 +160,14 @@ void Hub::setupSockets() {
     // Never drop silently: a send to a vanished peer or at the high-water mark fails loudly.
     s->set(zmq::sockopt::router_mandatory, 1);
   }
+  // Belt and braces with the 0700 run_dir: the kernel's peer credentials must show our uid.
   const int uid = static_cast<int>(getuid());
-  zmq_setsockopt(control_.handle(), ZMQ_IPC_FILTER_UID, &uid, sizeof uid);
-  zmq_setsockopt(children_.handle(), ZMQ_IPC_FILTER_UID, &uid, sizeof uid);
+  for (zmq::socket_t* s : {&control_, &children_}) {
+    if (zmq_setsockopt(s->handle(), ZMQ_IPC_FILTER_UID, &uid, sizeof uid) != 0) {
+      spdlog::warn("cannot filter ipc peers by uid ({}); relying on run_dir permissions (0700)",
+                   zmq_strerror(zmq_errno()));
+    }
+  }
   try {
     children_.bind(cfg_.childEndpoint());
     control_.bind(cfg_.controlEndpoint());
@@ -358,7 +364,7 @@ void Hub::malformed(Peer* peer, const std::string& routing_id, const std::string
   spdlog::warn(
       "malformed message from {} ({}): {}; dropped and counted (further ones from this "
       "peer are only counted)",
-      peer ? peer->id : "unknown peer", routing_id, why);
+      peer ? peer->id : "unknown peer", printable(routing_id), why);
 }
 
 void Hub::handleChild(std::vector<zmq::message_t>& frames, TimePoint now) {
@@ -455,9 +461,15 @@ void Hub::handleSubmit(Peer& peer, const wire::Submit& m, zmq::message_t& body) 
   if (body.size() > wire::kMaxBodyBytes || m.category.empty() || m.id.empty()) {
     ++peer.refused;
     ++counters_.refused;
-    spdlog::warn(
-        "refused report {} from {}: {}", m.id, peer.id,
-        body.size() > wire::kMaxBodyBytes ? "larger than the body limit" : "empty id or category");
+    if (!peer.refused_logged) {
+      peer.refused_logged = true;
+      spdlog::warn(
+          "refused report {} from {}: {}; not journaled, counted (further refusals from this "
+          "input are only counted)",
+          printable(m.id), peer.id,
+          body.size() > wire::kMaxBodyBytes ? "larger than the body limit"
+                                            : "empty id or category");
+    }
     return;
   }
   journalReport(m.id, m.category, std::move(body));
@@ -510,11 +522,17 @@ void Hub::handleResult(Peer& peer, const wire::Result& m, TimePoint now) {
   counters_.delivered += delivered;
   if (m.status == wire::Status::ok) {
     st.retry_streak = 0;
+    st.failure_logged = false;
   } else if (m.status == wire::Status::failed) {
     ++st.failed;
     st.last_error = m.reason;
-    spdlog::error("{}: report at seq {} failed for good: {}; counted, not retried", peer.id, m.seq,
-                  m.reason);
+    if (!st.failure_logged) {
+      st.failure_logged = true;
+      spdlog::error(
+          "{}: report at seq {} failed for good: {}; counted, not retried (further failures "
+          "are only counted until a delivery succeeds)",
+          peer.id, m.seq, m.reason);
+    }
     journal_.ack(*s, m.seq);
   } else {
     ++st.retries;
@@ -624,7 +642,20 @@ bool Hub::advance(TimePoint now) {
       }
       phase_ = Phase::running;
       status_dirty_ = true;
-      spdlog::info("outputs up; inputs started");
+      std::string down;
+      for (const auto& [id, p] : procs) {
+        if (p.spec.kind == wire::Kind::output && p.state != State::running) {
+          down += (down.empty() ? "" : ", ") + id + " (" + std::string(toString(p.state)) + ")";
+        }
+      }
+      if (down.empty()) {
+        spdlog::info("outputs up; starting inputs");
+      } else {
+        spdlog::warn(
+            "outputs not up: {}; starting inputs anyway, reports for them wait in the "
+            "journal",
+            down);
+      }
       break;
     }
     case Phase::running:

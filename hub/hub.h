@@ -54,6 +54,7 @@ class Hub final : public SupervisorActions {
     std::uint64_t acked = 0;     // inputs: what the last Ack said
     std::uint64_t refused = 0;
     bool malformed_logged = false;
+    bool refused_logged = false;
   };
 
   // Delivery state of one output.
@@ -69,6 +70,7 @@ class Hub final : public SupervisorActions {
     std::string last_error;
     TimePoint retry_at{};
     int retry_streak = 0;
+    bool failure_logged = false;  // a failed delivery was logged since the last success
     bool stop_requested = false;
   };
 

@@ -75,6 +75,12 @@ int cmdRun(const std::string& file) {
   } catch (const std::system_error& e) {
     spdlog::critical("start-up failed: {}; the hub exits", e.what());
     return kExitFailure;
+  } catch (const std::exception& e) {
+    // Run-time faults are handled where they happen; reaching here is a bug, and the next
+    // start recovers from the journal.
+    spdlog::critical("hub failed: {}; the hub exits (the next start replays the journal)",
+                     e.what());
+    return kExitFailure;
   }
 }
 

@@ -132,16 +132,24 @@ int cmdConsole(const rh::config::Location& cfg) {
   sub.connect(cfg.consoleEndpoint());
   std::cerr << "following the operator console of " << cfg.node << " (Ctrl-C to stop)\n";
   signal(SIGPIPE, SIG_DFL);
+  std::vector<zmq::pollitem_t> items{{sub.handle(), 0, ZMQ_POLLIN, 0}};
   for (;;) {
-    zmq::message_t msg;
-    try {
-      if (!sub.recv(msg)) continue;
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) return kOk;
-      throw;
+    // Between lines, notice when the hub has gone: a console that waits forever on a dead
+    // hub would look like a quiet one.
+    if (rh::zmqu::poll(items, std::chrono::seconds(1)) == 0) {
+      if (!rh::hub::HubLock::holder(cfg.lockPath())) {
+        std::cerr << "hubctl: the hub has stopped\n";
+        return kOk;
+      }
+      continue;
     }
-    std::cout.write(static_cast<const char*>(msg.data()), static_cast<std::streamsize>(msg.size()));
-    std::cout << '\n' << std::flush;
+    zmq::message_t msg;
+    while (sub.recv(msg, zmq::recv_flags::dontwait)) {
+      std::cout.write(static_cast<const char*>(msg.data()),
+                      static_cast<std::streamsize>(msg.size()));
+      std::cout << '\n';
+    }
+    std::cout << std::flush;
   }
 }
 

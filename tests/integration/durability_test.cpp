@@ -139,31 +139,24 @@ TEST_CASE("leftover processes of a dead hub are killed before anything starts",
           "[durability][integration]") {
   Hub hub;
   std::filesystem::create_directories(hub.dir() / "var");
-  // A real reporthub child whose hub is gone: it waits for a hub that never answers.
-  writeFile(hub.dir() / "stale.yaml", "node: alpha\n");
+  // A real reporthub child whose hub is gone: it waits (10 s) for a hub that never answers.
+  writeFile(hub.dir() / "stale.yaml",
+            "node: alpha\ninputs:\n  testproc:\n    - { name: stale, mode: healthy }\n");
   Process stale(
-      {reporthubBin(), "child", "local", "--hub", "ipc://" + (hub.dir() / "none.sock").string(),
-       "--id", "local", "--config", (hub.dir() / "stale.yaml").string()},
+      {reporthubBin(), "child", "testproc", "--hub", "ipc://" + (hub.dir() / "none.sock").string(),
+       "--id", "testproc:stale", "--config", (hub.dir() / "stale.yaml").string(), "stale"},
       hub.dir() / "stale.out", hub.dir() / "stale.err");
-  std::uint64_t starttime = 0;
-  REQUIRE(waitFor([&] {
-    std::ifstream in("/proc/" + std::to_string(stale.pid()) + "/stat");
-    std::string stat;
-    std::getline(in, stat);
-    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-    std::string f;
-    for (int i = 3; i <= 21; ++i)
-      rest >> f;
-    rest >> starttime;
-    return starttime > 0;
-  }));
+  const std::uint64_t starttime = processStartTime(stale.pid());
+  REQUIRE(starttime > 0);
   // The status file of a hub that died while running that child.
-  json st = {{"node", "alpha"},
-             {"pid", 999999},
-             {"phase", "running"},
-             {"processes", {{{"id", "local"}, {"pid", stale.pid()}, {"starttime", starttime}}}}};
+  json st = {
+      {"node", "alpha"},
+      {"pid", 999999},
+      {"phase", "running"},
+      {"processes", {{{"id", "testproc:stale"}, {"pid", stale.pid()}, {"starttime", starttime}}}}};
   writeFile(hub.dir() / "var/status.json", st.dump());
 
+  REQUIRE(stale.running());
   hub.start();
   CHECK(stale.wait(5s) == 128 + SIGKILL);
   const auto log = readLines(hub.hubLog());
@@ -193,15 +186,8 @@ TEST_CASE("the status file identifies each child by pid and kernel start time",
     return !st.is_discarded() && st["processes"][0]["pid"] == pid;
   }));
   const auto st = json::parse(readFile(hub.dir() / "var/status.json"));
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  std::getline(in, stat);
-  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-  std::string f;
-  for (int i = 3; i <= 21; ++i)
-    rest >> f;
-  std::uint64_t starttime = 0;
-  rest >> starttime;
+  const std::uint64_t starttime = processStartTime(pid);
+  REQUIRE(starttime > 0);
   CHECK(st["processes"][0]["starttime"] == starttime);
   CHECK(st["phase"] == "running");
   CHECK(hub.stop() == 0);

@@ -381,6 +381,8 @@ TEST_CASE("hubctl console follows the operator console live", "[hub][integration
     return readFile(hub.dir() / "console.out").find("alpha LIVE error seen live") !=
            std::string::npos;
   }));
-  console.killAll();
   CHECK(hub.stop() == 0);
+  // The console notices the hub has gone and ends on its own.
+  CHECK(console.wait(5s) == 0);
+  CHECK(readFile(hub.dir() / "console.err").find("the hub has stopped") != std::string::npos);
 }

@@ -144,6 +144,20 @@ void writeFile(const std::filesystem::path& p, const std::string& text) {
   out << text;
 }
 
+std::uint64_t processStartTime(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat) || stat.rfind(')') == std::string::npos) return 0;
+  // Fields after the command name (which may hold spaces) start at field 3.
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 21; ++i)
+    rest >> field;
+  std::uint64_t start = 0;
+  rest >> start;
+  return start;
+}
+
 std::string reporthubBin() {
   return REPORTHUB_BIN;
 }

@@ -71,6 +71,9 @@ std::string readFile(const std::filesystem::path& p);
 std::vector<std::string> readLines(const std::filesystem::path& p);
 void writeFile(const std::filesystem::path& p, const std::string& text);
 
+// The kernel's start time of a process (/proc/PID/stat field 22), 0 if it is gone.
+std::uint64_t processStartTime(pid_t pid);
+
 std::string reporthubBin();
 std::string hubctlBin();
 
