@@ -3,11 +3,21 @@
 
 namespace reporthub::mp {
 
-std::string unpackExact(std::string_view bytes, msgpack::object_handle& out,
+namespace {
+bool referenceInput(msgpack::type::object_type, std::size_t, void*) {
+  return true;
+}
+}  // namespace
+
+std::string unpackExact(std::string_view bytes, msgpack::object& out,
                         const msgpack::unpack_limit& limit) {
+  thread_local msgpack::zone zone;
+  zone.clear();
   std::size_t offset = 0;
+  bool referenced = false;
   try {
-    out = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limit);
+    out = msgpack::unpack(zone, bytes.data(), bytes.size(), offset, referenced, &referenceInput,
+                          nullptr, limit);
   } catch (const msgpack::insufficient_bytes&) {
     return "truncated msgpack";
   } catch (const msgpack::depth_size_overflow&) {

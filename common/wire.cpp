@@ -146,9 +146,8 @@ std::string decode(std::string_view bytes, Envelope& out) {
   static const msgpack::unpack_limit kLimit(/*array=*/kMaxParams, /*map=*/0,
                                             /*str=*/kMaxEnvelopeBytes, /*bin=*/0, /*ext=*/0,
                                             /*depth=*/4);
-  msgpack::object_handle oh;
-  if (auto err = mp::unpackExact(bytes, oh, kLimit); !err.empty()) return err;
-  const msgpack::object& o = oh.get();
+  msgpack::object o;
+  if (auto err = mp::unpackExact(bytes, o, kLimit); !err.empty()) return err;
   if (o.type != msgpack::type::ARRAY || o.via.array.size < 2) return "envelope is not an array";
   std::uint64_t version = 0, type = 0;
   if (!mp::getUint(o.via.array.ptr[0], version) || version != kVersion) {

@@ -1,7 +1,7 @@
 // The durable journal; see journal.h.
 //
 // On disk: <dir>/<16-digit segment number>.log, each a sequence of records
-//   u32 length | u32 crc32(type + payload) | u8 type | payload (length bytes)
+//   u32 length | u32 crc32c(type + payload) | u8 type | payload (length bytes)
 // with three types: an entry (a report and its routing), an ack (one output's cursor moved)
 // and a checkpoint (every output's cursor, written first in each new segment so that
 // deleting old segments never loses a cursor). Integers are little-endian.
@@ -12,6 +12,7 @@
 // log under the same two operations.
 #include "hub/journal.h"
 
+#include "common/crc32c.h"
 #include "common/msgpack_util.h"
 
 #include <fcntl.h>
@@ -19,7 +20,6 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <spdlog/spdlog.h>
 
@@ -66,13 +66,8 @@ std::uint64_t get64(const char* p) {
 }
 
 std::uint32_t crcOf(std::uint8_t type, std::string_view payload, std::string_view body = {}) {
-  uLong c = crc32(0L, Z_NULL, 0);
-  c = crc32(c, &type, 1);
-  c = crc32(c, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size()));
-  if (!body.empty()) {
-    c = crc32(c, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
-  }
-  return static_cast<std::uint32_t>(c);
+  const char t = static_cast<char>(type);
+  return crc32c(crc32c(crc32c(0, std::string_view(&t, 1)), payload), body);
 }
 
 std::string encodeRoute(const routing::Route& r) {
@@ -94,9 +89,8 @@ std::string encodeRoute(const routing::Route& r) {
 
 bool decodeRoute(std::string_view bytes, routing::Route& out) {
   static const msgpack::unpack_limit kLimit(256, 0, 4096, 0, 0, 6);
-  msgpack::object_handle oh;
-  if (!mp::unpackExact(bytes, oh, kLimit).empty()) return false;
-  const auto& o = oh.get();
+  msgpack::object o;
+  if (!mp::unpackExact(bytes, o, kLimit).empty()) return false;
   if (o.type != msgpack::type::ARRAY) return false;
   out = routing::Route{};
   for (std::uint32_t i = 0; i < o.via.array.size; ++i) {
@@ -288,10 +282,17 @@ void Journal::recover() {
     if (off < data.size()) {
       // A record cut short by a crash, or damaged: everything from there on is unusable.
       recovery_.torn_bytes += data.size() - off;
-      spdlog::warn(
-          "journal: {} bytes at the end of {} are incomplete or corrupt; truncated "
-          "(reports there were never acknowledged to their submitters)",
-          data.size() - off, path.string());
+      if (n + 1 == numbers.size()) {
+        spdlog::warn(
+            "journal: the last {} bytes of {} are an incomplete write; truncated (a "
+            "write the crash cut short was never acknowledged)",
+            data.size() - off, path.string());
+      } else {
+        spdlog::error(
+            "journal: {} is damaged at offset {}; its last {} bytes are dropped and "
+            "the reports in them are lost",
+            path.string(), off, data.size() - off);
+      }
       if (truncate(path.c_str(), static_cast<off_t>(off)) != 0) fail("truncate " + path.string());
     }
     seg.size = off;
@@ -345,11 +346,18 @@ void Journal::recover() {
 
 void Journal::openActive(std::uint64_t number, bool fresh) {
   const auto path = segmentPath(number);
-  fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
-  if (fd_ < 0) fail("open " + path.string());
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) fail("open " + path.string());
+  if (fd_ >= 0) close(fd_);
+  fd_ = fd;
   if (fresh) {
     segments_.push_back(Segment{number, 0, {}});
-    fsyncDir(opts_.dir);  // the new file must survive a power loss, not just its data
+    // The new file must survive a power loss, not just its data.
+    try {
+      fsyncDir(opts_.dir);
+    } catch (const std::system_error& e) {
+      spdlog::warn("journal: {}; a power loss now could lose the new segment's name", e.what());
+    }
   }
   const std::uint64_t size = segments_.back().size;
   if (lseek(fd_, static_cast<off_t>(size), SEEK_SET) < 0) fail("lseek " + path.string());
@@ -373,12 +381,15 @@ void Journal::writeCheckpoint() {
 }
 
 void Journal::rotateIfFull() {
-  if (written_.offset + buffer_.size() < opts_.segment_bytes) return;
+  if (written_.offset + buffer_.size() < opts_.segment_bytes || write_failing_) return;
   flush();
   syncNow();
-  close(fd_);
-  fd_ = -1;
-  openActive(segments_.back().number + 1, true);
+  try {
+    openActive(segments_.back().number + 1, true);
+  } catch (const std::system_error& e) {
+    // Keep writing to the current segment, larger than planned, rather than stop.
+    noteError(std::string("new segment: ") + e.what());
+  }
 }
 
 std::uint64_t Journal::append(std::string_view id, std::shared_ptr<const routing::Route> route,
@@ -388,7 +399,7 @@ std::uint64_t Journal::append(std::string_view id, std::shared_ptr<const routing
   e.seq = next_seq_++;
   e.id.assign(id);
   std::string payload;
-  const std::string encoded_route = encodeRoute(*route);
+  const std::string& encoded_route = encodedRoute(route);
   payload.reserve(8 + 1 + 2 + id.size() + 4 + encoded_route.size());
   put64(payload, e.seq);
   payload.push_back(static_cast<char>(route->sink_mask));
@@ -419,12 +430,21 @@ Position Journal::flush() {
     while (off < buffer_.size()) {
       const ssize_t n = write(fd_, buffer_.data() + off, buffer_.size() - off);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail("write " + segmentPath(written_.segment).string());
+      if (n < 0) break;
       off += static_cast<std::size_t>(n);
     }
-    written_.offset += buffer_.size();
+    written_.offset += off;
     segments_.back().size = written_.offset;
-    buffer_.clear();
+    buffer_.erase(0, off);
+    if (!buffer_.empty()) {
+      // A full or failing disk: what was not written stays buffered and is tried again on
+      // the next flush. Nothing past this point is acknowledged meanwhile, so submitters run
+      // out of credit and wait: backpressure, not loss.
+      noteError("write " + segmentPath(written_.segment).string() + ": " + strerror(errno));
+    } else if (write_failing_) {
+      write_failing_ = false;
+      spdlog::warn("journal: writing works again; acknowledging resumes");
+    }
     {
       std::lock_guard lk(mu_);
       sync_requested_ = written_;
@@ -456,7 +476,23 @@ void Journal::clearSyncEvent() {
 
 void Journal::syncNow() {
   std::unique_lock lk(mu_);
-  cv_.wait(lk, [&] { return durable_ >= sync_requested_; });
+  cv_.wait(lk, [&] { return durable_ >= sync_requested_ || sync_failed_; });
+}
+
+void Journal::noteError(const std::string& what) {
+  if (!write_failing_) {
+    spdlog::critical(
+        "journal: {}; reports are not acknowledged until it works again (they "
+        "wait with their submitters)",
+        what);
+  }
+  write_failing_ = true;
+  error_ = what;
+}
+
+std::string Journal::error() const {
+  std::lock_guard lk(mu_);
+  return sync_failed_ ? sync_error_ : error_;
 }
 
 void Journal::syncLoop() {
@@ -468,11 +504,18 @@ void Journal::syncLoop() {
     const int fd = sync_requested_fd_;
     lk.unlock();
     if (fdatasync(fd) != 0) {
-      // Nothing after this point can be acknowledged; the hub keeps running so outputs
-      // still drain, and status shows the journal stuck.
-      spdlog::critical("journal: fdatasync failed: {}; reports are no longer acknowledged",
-                       strerror(errno));
+      // After a failed fdatasync the kernel may have dropped the dirty pages: nothing after
+      // this point can be trusted to be on disk, so nothing more is acknowledged. The hub
+      // keeps serving (outputs drain, status answers, DMStop works) and shows the error.
+      const std::string err = strerror(errno);
+      spdlog::critical(
+          "journal: fdatasync failed: {}; no report is acknowledged from now on; "
+          "restart the hub once the disk is healthy",
+          err);
       lk.lock();
+      sync_failed_ = true;
+      sync_error_ = "fdatasync: " + err;
+      cv_.notify_all();
       cv_.wait(lk, [&] { return stopping_; });
       return;
     }
@@ -482,6 +525,16 @@ void Journal::syncLoop() {
     (void)!write(sync_event_fd_, &one, sizeof one);
     cv_.notify_all();
   }
+}
+
+const std::string& Journal::encodedRoute(const std::shared_ptr<const routing::Route>& route) {
+  // A handful of routes serve every report, so each is encoded once. The map holds the
+  // route alive, so its address cannot be reused by another while it is a key here.
+  auto it = route_cache_.find(route.get());
+  if (it != route_cache_.end()) return it->second.second;
+  if (route_cache_.size() >= 4096) route_cache_.clear();  // many reloads: start over
+  return route_cache_.emplace(route.get(), std::make_pair(route, encodeRoute(*route)))
+      .first->second.second;
 }
 
 const Entry* Journal::fromCache(routing::Sink sink) {
@@ -552,13 +605,24 @@ bool Journal::readFromDisk(routing::Sink sink) {
   return false;
 }
 
+bool Journal::readFromDiskSafely(routing::Sink sink) {
+  try {
+    return readFromDisk(sink);
+  } catch (const std::system_error& e) {
+    // The output waits; the next call tries again.
+    if (error_ != e.what()) spdlog::error("journal: {}; the output's backlog waits", e.what());
+    error_ = e.what();
+    return false;
+  }
+}
+
 const Entry* Journal::next(routing::Sink sink) {
   SinkCursor& c = sinks_[idx(sink)];
   auto cacheCovers = [&] { return !cache_.empty() && c.read_seq + 1 >= cache_.front().seq; };
   const Entry* e = nullptr;
   if (cacheCovers()) {
     e = fromCache(sink);
-  } else if (readFromDisk(sink)) {
+  } else if (readFromDiskSafely(sink)) {
     e = &c.scratch;
   } else if (cacheCovers()) {
     e = fromCache(sink);

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace reporthub::hub {
@@ -73,16 +74,18 @@ class Journal {
                        zmq::message_t body);
 
   // Writes buffered records to the file and asks the sync thread to make them durable.
-  // Returns the position that will be durable once durable() reaches it. Throws
-  // std::system_error if the write fails.
+  // Returns the position that will be durable once durable() reaches it. A failing write
+  // keeps the rest buffered for the next call and sets error().
   Position flush();
   // Everything before this position is on disk (fdatasync returned).
   Position durable() const;
   // A descriptor that becomes readable when durable() advances; read it to reset.
   int syncFd() const { return sync_event_fd_; }
   void clearSyncEvent();
-  // Waits until everything flushed so far is durable (shutdown, tests).
+  // Waits until everything flushed so far is durable, or syncing has failed (shutdown).
   void syncNow();
+  // The current I/O problem, "" when healthy.
+  std::string error() const;
 
   // The next entry for `sink` after the ones already handed out, or nullptr. The pointer is
   // valid until the next call for the same sink.
@@ -126,9 +129,12 @@ class Journal {
   void rotateIfFull();
   void dropFinishedSegments();
   bool readFromDisk(routing::Sink sink);
+  bool readFromDiskSafely(routing::Sink sink);
+  void noteError(const std::string& what);
   const Entry* fromCache(routing::Sink sink);
   std::filesystem::path segmentPath(std::uint64_t number) const;
   void syncLoop();
+  const std::string& encodedRoute(const std::shared_ptr<const routing::Route>& route);
 
   Options opts_;
   Recovery recovery_;
@@ -138,9 +144,14 @@ class Journal {
   std::uint64_t next_seq_ = 1;
   std::array<SinkCursor, routing::kSinkCount> sinks_;
   std::deque<Entry> cache_;  // recent entries, consecutive seqs
+  std::unordered_map<const routing::Route*,
+                     std::pair<std::shared_ptr<const routing::Route>, std::string>>
+      route_cache_;
   std::size_t cache_size_ = 0;
   Position written_;  // end of what reached the file
   int read_fd_ = -1;  // the segment outputs that fell behind read from
+  bool write_failing_ = false;
+  std::string error_;
   std::uint64_t read_fd_segment_ = 0;
 
   // The sync thread and what it shares with the loop.
@@ -150,6 +161,8 @@ class Journal {
   int sync_requested_fd_ = -1;
   Position durable_;
   bool stopping_ = false;
+  bool sync_failed_ = false;
+  std::string sync_error_;
   int sync_event_fd_ = -1;
   std::thread syncer_;
 };

@@ -83,7 +83,10 @@ std::vector<std::string> killLeftovers(const PreviousRun& run, const std::string
         "{} (pid {}) of the previous run is still alive; killing it (SIGKILL to its "
         "process group) before anything starts",
         p.id, p.pid);
-    kill(-p.pid, SIGKILL);  // its own process group: helpers it started go too
+    // The group first, while its leader is alive (checked just above through the pidfd): a
+    // group id cannot be reused while its leader lives. Then the leader through the pidfd,
+    // which cannot reach anything else.
+    kill(-p.pid, SIGKILL);
     pidfdKill(pidfd, SIGKILL);
     // Not our child, so no waitpid: the pidfd becomes readable when it has terminated.
     pollfd pfd{pidfd, POLLIN, 0};

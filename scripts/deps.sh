@@ -3,7 +3,7 @@
 REPORTHUB_PACKAGES=(
   cmake ninja-build g++ pkg-config
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libyaml-cpp-dev libspdlog-dev libcli11-dev
-  nlohmann-json3-dev catch2 zlib1g-dev
+  nlohmann-json3-dev catch2
 )
 
 install_missing_packages() {
