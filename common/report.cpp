@@ -57,6 +57,14 @@ std::string newReportId() {
   return out;
 }
 
+bool validReportId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (c <= 0x20 || c >= 0x7f || c == '[' || c == ']' || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
 std::string encodeReport(const Report& r) {
   msgpack::sbuffer buf(256 + r.text.size());
   msgpack::packer<msgpack::sbuffer> pk(buf);
@@ -83,9 +91,8 @@ std::string decodeReport(std::string_view bytes, Report& out, const ReportLimits
   const msgpack::unpack_limit limit(/*array=*/std::max<std::size_t>(kReportFields, limits.max_via),
                                     /*map=*/limits.max_attrs, /*str=*/limits.max_bytes,
                                     /*bin=*/0, /*ext=*/0, /*depth=*/3);
-  msgpack::object_handle oh;
-  if (auto err = mp::unpackExact(bytes, oh, limit); !err.empty()) return err;
-  const msgpack::object& o = oh.get();
+  msgpack::object o;
+  if (auto err = mp::unpackExact(bytes, o, limit); !err.empty()) return err;
   if (o.type != msgpack::type::ARRAY || o.via.array.size != kReportFields) {
     return "report is not an array of " + std::to_string(kReportFields) + " fields";
   }
@@ -116,7 +123,7 @@ std::string decodeReport(std::string_view bytes, Report& out, const ReportLimits
     if (!mp::getString(f[8].via.array.ptr[i], node, 256)) return "bad via entry";
     out.via.push_back(std::move(node));
   }
-  if (out.id.empty()) return "empty id";
+  if (!validReportId(out.id)) return "invalid id";
   return {};
 }
 

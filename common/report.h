@@ -33,6 +33,11 @@ struct Report {
 // A new time-ordered unique id (UUIDv7 in its 36-character text form).
 std::string newReportId();
 
+// Ids from other sources may differ in form, but must be 1-128 printable ASCII characters
+// without space, quote, backslash or brackets: they end every operator-log line and are
+// read back from there to suppress duplicates.
+bool validReportId(std::string_view id);
+
 // Wall-clock now in ns since the epoch.
 std::int64_t nowNs();
 

@@ -458,7 +458,7 @@ void Hub::handleSubmit(Peer& peer, const wire::Submit& m, zmq::message_t& body) 
   ++peer.expected;
   peer.upto = m.seq;
   if (ack_due_.empty() || ack_due_.back() != peer.routing_id) ack_due_.push_back(peer.routing_id);
-  if (body.size() > wire::kMaxBodyBytes || m.category.empty() || m.id.empty()) {
+  if (body.size() > wire::kMaxBodyBytes || m.category.empty() || !validReportId(m.id)) {
     ++peer.refused;
     ++counters_.refused;
     if (!peer.refused_logged) {
@@ -468,7 +468,7 @@ void Hub::handleSubmit(Peer& peer, const wire::Submit& m, zmq::message_t& body) 
           "input are only counted)",
           printable(m.id), peer.id,
           body.size() > wire::kMaxBodyBytes ? "larger than the body limit"
-                                            : "empty id or category");
+                                            : "invalid id or empty category");
     }
     return;
   }
@@ -606,7 +606,8 @@ void Hub::handleSignals(TimePoint now) {
         break;
       case SIGHUP:
         if (phase_ == Phase::starting || phase_ == Phase::running) {
-          spdlog::info("SIGHUP: {}", reload(now).value("message", ""));
+          spdlog::info("SIGHUP: reloading {}", cfg_.file.string());
+          reload(now);  // logs its outcome
         }
         break;
     }
@@ -754,6 +755,7 @@ void Hub::drainControl(TimePoint now, std::vector<Deferred>& replies) {
   bool overflow = false;
   while (zmqu::recvMultipart(control_, frames, 2, overflow)) {
     nlohmann::json reply;
+    bool accepted_report = false;
     if (overflow || frames.size() != 2 || frames[1].size() > kMaxControlBytes) {
       ++counters_.malformed;
       reply = {{"ok", false}, {"code", 2}, {"message", "malformed control request"}};
@@ -765,15 +767,24 @@ void Hub::drainControl(TimePoint now, std::vector<Deferred>& replies) {
         reply = {{"ok", false}, {"code", 2}, {"message", "malformed control request"}};
       } else {
         reply = handleControl(req, now);
+        accepted_report = req["cmd"] == "report" && reply.value("ok", false);
       }
     }
-    // Every reply waits its turn behind the journal: a report's "accepted" only once it
-    // is on disk, and the others keep their order relative to it.
+    // An accepted report is answered only once it is on disk; everything else at once, so
+    // status and DMStop work even while the disk does not.
     Deferred d;
     d.control = true;
     d.routing_id = std::string(zmqu::view(frames[0]));
     d.reply = reply.dump();
-    replies.push_back(std::move(d));
+    if (accepted_report) {
+      replies.push_back(std::move(d));
+    } else {
+      std::vector<zmq::message_t> out;
+      out.emplace_back(d.routing_id.data(), d.routing_id.size());
+      out.emplace_back(d.reply.data(), d.reply.size());
+      int err = 0;
+      zmqu::sendMultipart(control_, out, err);  // a client that left gets nothing: fine
+    }
   }
 }
 
@@ -834,6 +845,9 @@ nlohmann::json Hub::acceptJobReport(const nlohmann::json& req) {
   }
   if (r.category.empty() || r.category.size() > 256) return bad("category must be 1-256 bytes");
   if (r.id.empty()) r.id = newReportId();
+  if (!validReportId(r.id)) {
+    return bad("id must be 1-128 printable characters without spaces, quotes or brackets");
+  }
   r.ts_ns = nowNs();
   r.origin = cfg_.node;
   r.source = "jcl";
@@ -850,7 +864,9 @@ nlohmann::json Hub::acceptJobReport(const nlohmann::json& req) {
 
 nlohmann::json Hub::reload(TimePoint now) {
   auto refused = [](int code, const std::string& message) {
-    spdlog::warn("reload refused: {}; the running config is kept", message);
+    std::string one_line = message;
+    std::replace(one_line.begin(), one_line.end(), '\n', ' ');
+    spdlog::warn("reload refused: {}; the running config is kept", one_line);
     return nlohmann::json{{"ok", false}, {"code", code}, {"message", message}};
   };
   // The whole new config is validated before anything changes.
@@ -873,7 +889,11 @@ nlohmann::json Hub::reload(TimePoint now) {
   const int new_fd = sealedConfig(text);
   if (new_fd < 0) return refused(1, std::string("memfd for the config: ") + strerror(errno));
 
-  // From here on the new config is applied; nothing below can fail half-way.
+  // From here on the new config is applied; nothing below can fail half-way. Children
+  // started from now on (new, or restarted below) read the new text.
+  config_text_ = std::move(text);
+  close(config_fd_);
+  config_fd_ = new_fd;
   std::vector<std::string> started, stopped, restarted, policies;
   const auto old_specs = processSpecs(cfg_);
   const auto new_specs = processSpecs(next);
@@ -912,9 +932,7 @@ nlohmann::json Hub::reload(TimePoint now) {
   // table or entirely by the new one, and queued reports keep the table they were routed by.
   router_ = std::make_shared<routing::Router>(next);
   supervisor_.setKillTimeout(next.kill_timeout);
-  config_text_ = std::move(text);
-  close(config_fd_);
-  config_fd_ = new_fd;
+  const bool sync_changed = next.journal_sync != cfg_.journal_sync;
   cfg_ = std::move(next);
   finishReload(now);
   status_dirty_ = true;
@@ -932,6 +950,7 @@ nlohmann::json Hub::reload(TimePoint now) {
   if (!restarted.empty()) message += "; restarted " + list(restarted);
   if (!policies.empty()) message += "; new restart policy for " + list(policies);
   if (started.empty() && stopped.empty() && restarted.empty()) message += "; no process changed";
+  if (sync_changed) message += "; journal.sync takes effect at the next start";
   spdlog::info("{}", message);
   return nlohmann::json{{"ok", true}, {"code", 0}, {"message", message}};
 }
@@ -1017,7 +1036,8 @@ nlohmann::json Hub::status(TimePoint now) const {
            {{"last_seq", journal_.lastSeq()},
             {"segments", journal_.segments()},
             {"cached_entries", journal_.cachedEntries()},
-            {"awaiting_sync", deferred_.size()}}},
+            {"awaiting_sync", deferred_.size()},
+            {"error", journal_.error()}}},
           {"counters",
            {{"accepted", counters_.accepted},
             {"delivered", counters_.delivered},

@@ -166,20 +166,20 @@ std::string formatText(const Report& r) {
   return line;
 }
 
-std::string_view idOfLine(std::string_view line) {
-  constexpr std::size_t kIdLen = 36;
+std::string idOfLine(std::string_view line) {
   if (line.starts_with('{')) {
-    // JSON lines: ..."id":"<id>"...
-    const auto at = line.find("\"id\":\"");
-    if (at == std::string_view::npos || at + 6 + kIdLen > line.size()) return {};
-    return line.substr(at + 6, kIdLen);
+    // JSON lines: parsed, because an attribute may be called "id" too.
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return {};
+    const auto id = j.value("id", std::string());
+    return validReportId(id) ? id : std::string();
   }
-  // Text lines end with " [<id>]".
-  if (line.size() < kIdLen + 3 || !line.ends_with(']') || line[line.size() - kIdLen - 3] != ' ' ||
-      line[line.size() - kIdLen - 2] != '[') {
-    return {};
-  }
-  return line.substr(line.size() - kIdLen - 1, kIdLen);
+  // Text lines end with " [<id>]"; an id holds no brackets or spaces.
+  if (!line.ends_with(']')) return {};
+  const auto open = line.rfind(" [");
+  if (open == std::string_view::npos) return {};
+  const auto id = line.substr(open + 2, line.size() - open - 3);
+  return validReportId(id) ? std::string(id) : std::string();
 }
 
 std::string formatJson(const Report& r) {

@@ -17,6 +17,6 @@ std::string formatText(const Report& r);
 std::string formatJson(const Report& r);
 
 // The report id a line in either format carries, or "" if none.
-std::string_view idOfLine(std::string_view line);
+std::string idOfLine(std::string_view line);
 
 }  // namespace reporthub::outputs::local

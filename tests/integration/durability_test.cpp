@@ -25,13 +25,21 @@ std::string childEndpoint(const Hub& hub) {
   return "ipc://" + (hub.dir() / "run/hub.sock").string();
 }
 
-// Submits `n` reports as an attached input; returns their ids once all are acknowledged.
+// Submits `n` reports as an attached input, at most `per_second` of them a second if given;
+// returns their ids once all are acknowledged.
 std::vector<std::string> submit(const Hub& hub, int n, const std::string& category,
-                                const std::string& name = "submitter") {
+                                const std::string& name = "submitter", int per_second = 0) {
   zmq::context_t ctx(1);
   ChildLink link(ctx, {childEndpoint(hub), "test", name, wire::Kind::input});
   std::vector<std::string> ids;
+  const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i) {
+    while (per_second > 0 &&
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() *
+                   per_second <
+               i) {
+      link.pump(1ms);  // pacing the load, not waiting for a condition
+    }
     Report r;
     r.id = newReportId();
     r.ts_ns = nowNs();
@@ -210,7 +218,8 @@ TEST_CASE("kill -9 of the output mid-stream: every report once", "[durability][i
   Hub hub("outputs:\n  local: { restart: { immediate: 100, window: 1m, then_every: 1s } }\n");
   hub.start();
   std::vector<std::string> ids;
-  std::thread sender([&] { ids = submit(hub, 20'000, "STREAM"); });
+  // Paced (about 5 s) so the output is killed mid-stream, not after it.
+  std::thread sender([&] { ids = submit(hub, 20'000, "STREAM", "submitter", 4'000); });
   int kills = 0;
   // Kill the output whenever it has written more since the last kill, five times.
   std::size_t last = 0;

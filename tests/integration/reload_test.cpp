@@ -86,6 +86,7 @@ TEST_CASE_METHOD(Fixture, "adding an input starts just that one", "[reload][inte
   CHECK(r.code == 0);
   CHECK(r.out.find("started testproc:b") != std::string::npos);
   REQUIRE(waitFor([&] { return hub.processStatus("testproc:b")["state"] == "running"; }));
+  CHECK(hub.processStatus("testproc:b")["restarts"] == 0);  // started with the new config
   const auto after = pids(hub);
   CHECK(after.at("local") == before.at("local"));
   CHECK(after.at("testproc:a") == before.at("testproc:a"));
@@ -115,8 +116,11 @@ TEST_CASE_METHOD(Fixture, "removing an input stops it; changing the output resta
 TEST_CASE_METHOD(Fixture, "SIGHUP reloads too", "[reload][integration]") {
   writeFile(hub.config(), kBase + "  DISK: [operator]\n");
   hub.process().signal(SIGHUP);
-  REQUIRE(waitFor(
-      [&] { return readFile(hub.hubLog()).find("SIGHUP: reloaded") != std::string::npos; }));
+  REQUIRE(waitFor([&] {
+    const auto log = readFile(hub.hubLog());
+    const auto hup = log.find("SIGHUP: reloading");
+    return hup != std::string::npos && log.find("routing table replaced", hup) != std::string::npos;
+  }));
   REQUIRE(hub.hubctl({"report", "-C", "DISK", "known"}).code == 0);
   CHECK(hub.status()["counters"]["unknown_category"] == 0);
   CHECK(hub.stop() == 0);

@@ -1,0 +1,64 @@
+// The operator-log line formats and reading a report id back from a line, which is how the
+// local output recognises redeliveries after a crash.
+#include "outputs/local/local.h"
+
+#include <catch2/catch.hpp>
+
+using namespace reporthub;
+using reporthub::outputs::local::formatJson;
+using reporthub::outputs::local::formatText;
+using reporthub::outputs::local::idOfLine;
+
+namespace {
+Report sample() {
+  Report r;
+  r.id = "01a20133-b7f9-7e7c-b24c-dad7e9ed513d";
+  r.ts_ns = 1'763'780'496'377'000'000;
+  r.origin = "alpha";
+  r.source = "jcl";
+  r.category = "DISK";
+  r.severity = Severity::error;
+  r.text = "disk\nalmost full";
+  r.attrs = {{"mount", "/"}};
+  return r;
+}
+}  // namespace
+
+TEST_CASE("text lines carry time, origin, category, severity, text, attrs and the id", "[local]") {
+  CHECK(formatText(sample()) ==
+        "2025-11-22T03:01:36.377Z alpha DISK error disk almost full {mount=/} "
+        "[01a20133-b7f9-7e7c-b24c-dad7e9ed513d]");
+}
+
+TEST_CASE("the id is read back from both formats", "[local]") {
+  Report r = sample();
+  CHECK(idOfLine(formatText(r)) == r.id);
+  CHECK(idOfLine(formatJson(r)) == r.id);
+  // An attribute named "id" sorts before the report's own id in JSON: not confused.
+  r.attrs["id"] = "not-the-report-id";
+  CHECK(idOfLine(formatJson(r)) == r.id);
+  // Ids from other sources may have other lengths.
+  r.id = "node-7:42";
+  CHECK(idOfLine(formatText(r)) == "node-7:42");
+  CHECK(idOfLine(formatJson(r)) == "node-7:42");
+  // Text that looks like an id, but in the middle of a line, is not one.
+  r.text = "see [abc] later";
+  CHECK(idOfLine(formatText(r)) == "node-7:42");
+}
+
+TEST_CASE("lines without an id give none", "[local]") {
+  CHECK(idOfLine("").empty());
+  CHECK(idOfLine("a line from before ids []").empty());
+  CHECK(idOfLine("text [has space]").empty());
+  CHECK(idOfLine("{\"text\":\"no id\"}").empty());
+  CHECK(idOfLine("{broken json").empty());
+}
+
+TEST_CASE("report ids are printable, bounded and bracket-free", "[report]") {
+  CHECK(validReportId("01a20133-b7f9-7e7c-b24c-dad7e9ed513d"));
+  CHECK(validReportId("x"));
+  CHECK_FALSE(validReportId(""));
+  CHECK_FALSE(validReportId(std::string(129, 'a')));
+  for (const char* bad : {"a b", "a]", "[a", "a\"b", "a\\b", "a\nb"})
+    CHECK_FALSE(validReportId(bad));
+}
