@@ -71,7 +71,7 @@ void ChildLink::ready() {
 }
 
 void ChildLink::send(const wire::Envelope& e, const std::string* body) {
-  const std::string env = wire::encode(e);
+  const auto env = wire::encodeView(e);
   for (;;) {
     try {
       // Blocking send: the hub grants credit, so this only waits if the hub is wedged.

@@ -84,7 +84,12 @@ std::string_view name(const Envelope& e) {
 }
 
 std::string encode(const Envelope& e) {
-  msgpack::sbuffer buf(64);
+  return std::string(encodeView(e));
+}
+
+std::string_view encodeView(const Envelope& e) {
+  thread_local msgpack::sbuffer buf(256);
+  buf.clear();
   Packer pk(buf);
   const auto type = static_cast<std::uint8_t>(e.index());
   std::visit(Overloaded{
@@ -138,7 +143,7 @@ std::string encode(const Envelope& e) {
                  },
              },
              e);
-  return std::string(buf.data(), buf.size());
+  return std::string_view(buf.data(), buf.size());
 }
 
 std::string decode(std::string_view bytes, Envelope& out) {

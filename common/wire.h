@@ -92,6 +92,9 @@ using Envelope = std::variant<Hello, Welcome, Ready, Submit, Ack, Deliver, Resul
 bool hasBody(const Envelope& e);
 
 std::string encode(const Envelope& e);
+// The same, into a per-thread buffer that the next call reuses: for hot paths that copy
+// the bytes into a message at once.
+std::string_view encodeView(const Envelope& e);
 
 // Decodes one envelope frame. Returns "" or why it was refused; never throws.
 std::string decode(std::string_view bytes, Envelope& out);

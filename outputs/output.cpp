@@ -21,6 +21,7 @@ int runOutput(ChildContext& ctx, Output& output, std::uint32_t window) {
     reported = done;
   };
 
+  Report report;  // reused: its strings keep their capacity from one report to the next
   link.on_deliver = [&](wire::Deliver& d, const zmq::message_t& body) {
     if (retry_seq != 0) {
       // After a retry answer, everything the hub had already sent is stale: it resends
@@ -29,7 +30,6 @@ int runOutput(ChildContext& ctx, Output& output, std::uint32_t window) {
       retry_seq = 0;
     }
     if (d.seq <= done) return;  // a redelivery of something already handled
-    Report report;
     std::string reason = decodeReport({static_cast<const char*>(body.data()), body.size()}, report);
     wire::Status st = wire::Status::failed;
     if (!reason.empty()) {
