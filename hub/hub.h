@@ -26,8 +26,9 @@ namespace reporthub::hub {
 
 class Hub final : public SupervisorActions {
  public:
-  // Reports an input may have unacknowledged at once.
-  static constexpr std::uint64_t kInputWindow = 4096;
+  // Reports an input may have unacknowledged at once. An acknowledgement waits for one or
+  // two fdatasyncs (a few ms): the window must cover that many reports at full rate.
+  static constexpr std::uint64_t kInputWindow = 16384;
 
   // Takes the validated config (and its text, handed to children) and the held lock.
   // Throws std::system_error if a socket or descriptor cannot be set up (exit 1).

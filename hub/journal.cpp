@@ -565,8 +565,8 @@ bool Journal::readFromDisk(routing::Sink sink) {
       c.read_pos = Position{nxt->number, 0};
       continue;
     }
-    const auto path = segmentPath(seg->number);
     if (read_fd_ < 0 || read_fd_segment_ != seg->number) {
+      const auto path = segmentPath(seg->number);  // built only when a segment is opened
       if (read_fd_ >= 0) close(read_fd_);
       read_fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (read_fd_ < 0) fail("open " + path.string());
@@ -581,7 +581,7 @@ bool Journal::readFromDisk(routing::Sink sink) {
                      static_cast<off_t>(c.read_pos.offset + kHeader)) == static_cast<ssize_t>(len);
     if (!ok || crcOf(static_cast<std::uint8_t>(header[8]), record) != get32(header + 4)) {
       spdlog::error("journal: unreadable record at {}:{}; skipping the rest of the segment",
-                    path.string(), c.read_pos.offset);
+                    segmentPath(seg->number).string(), c.read_pos.offset);
       c.read_pos = Position{seg->number, seg->size};
       continue;
     }

@@ -57,6 +57,9 @@ Outcome request(const rh::config::Location& cfg, const json& req, rh::Duration t
   zmq::context_t ctx(1);
   zmq::socket_t sock(ctx, zmq::socket_type::dealer);
   rh::zmqu::configure(sock, 1000, std::chrono::milliseconds(0));
+  // Right after a hub restart the socket file may still be the dead hub's: retry soon,
+  // not after ZeroMQ's default 100 ms.
+  sock.set(zmq::sockopt::reconnect_ivl, 10);
   sock.connect(cfg.controlEndpoint());
   const std::string text = req.dump();
   sock.send(zmq::buffer(text), zmq::send_flags::none);

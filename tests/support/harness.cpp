@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,6 +38,8 @@ pid_t forkExec(const std::vector<std::string>& argv, int out_fd, int err_fd) {
   pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0);
+    // A test run that is killed (a timeout) must not leave its hubs behind.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, 0);
     dup2(out_fd, 1);
