@@ -14,10 +14,12 @@ if [[ "${1:-}" == "--quick" ]]; then
   throughput_args=(-n 100000 -r 1)
   latency_args=(-n 5000 -r 1)
   shutdown_args=(-r 1)
+  recovery_args=(-n 10000 -r 1)
 else
   throughput_args=()
   latency_args=()
   shutdown_args=()
+  recovery_args=()
 fi
 
 echo
@@ -25,4 +27,8 @@ echo
 echo
 "$build/bench/latency" "${latency_args[@]}"
 echo
+"$build/bench/latency" --sync off "${latency_args[@]}"
+echo
 "$build/bench/shutdown" "${shutdown_args[@]}"
+echo
+"$build/bench/recovery" "${recovery_args[@]}"

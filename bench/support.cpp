@@ -231,7 +231,11 @@ std::size_t LogTail::poll() {
 // ---- Hub ------------------------------------------------------------------------------
 
 Hub::Hub(const std::string& body) {
-  std::ofstream out(config());
+  writeConfig(body);
+}
+
+void Hub::writeConfig(const std::string& body) {
+  std::ofstream out(config(), std::ios::trunc);
   out << "node: bench\npaths: { state_dir: var, run_dir: run }\n" << body;
 }
 
@@ -240,10 +244,15 @@ Hub::~Hub() {
   kill();
 }
 
-void Hub::start(std::chrono::milliseconds timeout) {
+void Hub::launch() {
+  proc_.reset();
   proc_ = std::make_unique<Child>(
       std::vector<std::string>{REPORTHUB_BIN, "run", "-c", config().string()}, dir() / "hub.out",
       dir() / "hub.err");
+}
+
+void Hub::start(std::chrono::milliseconds timeout) {
+  launch();
   const bool up = waitFor(
       [&] {
         if (!proc_->running()) return true;
@@ -304,9 +313,9 @@ int Hub::stop(std::chrono::milliseconds timeout) {
 
 // ---- Generator ------------------------------------------------------------------------
 
-Generator::Generator(const std::string& endpoint)
+Generator::Generator(const std::string& endpoint, const std::string& id)
     : link_(std::make_unique<ChildLink>(
-          ctx_, ChildLink::Options{endpoint, "bench", "bench", wire::Kind::input})) {}
+          ctx_, ChildLink::Options{endpoint, "bench", id, wire::Kind::input})) {}
 
 Generator::~Generator() {
   // Normal runs end with everything acknowledged; after an error, nothing is worth the
@@ -328,7 +337,20 @@ void Generator::submit(const Report& r) {
   // (A thread started before the link does not block the signals: the handler sees them.)
   if (link_->submitted() % 1024 == 0) link_->pump(Duration(0));
   throwIfInterrupted();
-  if (link_->stopRequested() || !link_->submit(r)) throw Interrupted();
+  if (link_->hasCredit()) {
+    if (link_->stopRequested() || !link_->submit(r)) throw Interrupted();
+    return;
+  }
+  const auto t0 = Clock::now();
+  const bool sent = !link_->stopRequested() && link_->submit(r);
+  credit_wait_s_ += secondsSince(t0);
+  if (!sent) throw Interrupted();
+}
+
+void Generator::pump(Duration timeout) {
+  link_->pump(timeout);
+  if (link_->stopRequested()) throw Interrupted();
+  throwIfInterrupted();
 }
 
 void Generator::waitAcked(Duration timeout) {

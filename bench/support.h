@@ -130,9 +130,13 @@ class Hub {
   pid_t pid() const { return proc_ ? proc_->pid() : -1; }
   std::string stderrText() const;
 
+  // Rewrites hub.yaml (`node`, `paths`, then `body`); the next start() or launch() reads it.
+  void writeConfig(const std::string& body);
   // Starts the hub and waits until it answers status and all its processes are running.
   // Throws std::runtime_error (with the hub's stderr) if it does not come up.
   void start(std::chrono::milliseconds timeout = 20s);
+  // Starts `reporthub run` and returns at once (a previous process of this Hub is killed).
+  void launch();
   // `hubctl -c CONFIG args...`, as an argv to run, or run to completion.
   std::vector<std::string> hubctlArgv(const std::vector<std::string>& args) const;
   RunResult hubctl(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 10s);
@@ -156,7 +160,7 @@ class Hub {
 // "attached" input), speaking the child protocol through ChildLink.
 class Generator {
  public:
-  explicit Generator(const std::string& endpoint);
+  explicit Generator(const std::string& endpoint, const std::string& id = "bench");
   ~Generator();
   Generator(const Generator&) = delete;
   Generator& operator=(const Generator&) = delete;
@@ -165,10 +169,18 @@ class Generator {
   void submit(const Report& r);
   // Waits until the hub acknowledged every report; throws if it does not within `timeout`.
   void waitAcked(Duration timeout);
+  // Reads what the hub sent (Acks), waiting up to `timeout` for something to arrive.
+  void pump(Duration timeout);
+  std::uint64_t submitted() const { return link_->submitted(); }
+  std::uint64_t acked() const { return link_->acked(); }
+  bool hasCredit() const { return link_->hasCredit(); }
+  // Wall time submit() spent waiting for credit: the hub had not acknowledged enough yet.
+  double creditWaitSeconds() const { return credit_wait_s_; }
 
  private:
   zmq::context_t ctx_{1};
   std::unique_ptr<ChildLink> link_;
+  double credit_wait_s_ = 0;
 };
 
 }  // namespace reporthub::bench

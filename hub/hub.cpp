@@ -419,7 +419,6 @@ void Hub::handleChild(std::vector<zmq::message_t>& frames, TimePoint now) {
         st.routing_id = routing_id;
         st.window = peer->window;
         journal_.rewind(*s);  // a new instance gets everything unacknowledged again
-        st.stop_requested = false;
       }
     }
   } else if (auto* sub = std::get_if<wire::Submit>(&env)) {

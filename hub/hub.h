@@ -72,7 +72,6 @@ class Hub final : public SupervisorActions {
     TimePoint retry_at{};
     int retry_streak = 0;
     bool failure_logged = false;  // a failed delivery was logged since the last success
-    bool stop_requested = false;
   };
 
   // An answer that may only go out once the journal is durable up to `pos`.
