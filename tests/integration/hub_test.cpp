@@ -201,6 +201,8 @@ TEST_CASE("a crash loop restarts `immediate` times, then once per then_every",
 TEST_CASE("a child that exits 0 on its own is not restarted", "[hub][integration][supervision]") {
   Hub hub("inputs:\n  testproc:\n    - { name: h, mode: healthy }\n");
   hub.start();
+  // Once it is up: before that, SIGTERM's default action would kill it (an abnormal exit).
+  REQUIRE(waitFor([&] { return hub.processStatus("testproc:h")["state"] == "running"; }));
   const int pid = hub.processStatus("testproc:h")["pid"];
   REQUIRE(kill(pid, SIGTERM) == 0);  // the child exits 0, but the hub did not ask
   REQUIRE(waitFor([&] { return hub.processStatus("testproc:h")["state"] == "stopped"; }));

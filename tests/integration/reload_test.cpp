@@ -93,7 +93,7 @@ TEST_CASE_METHOD(Fixture, "adding an input starts just that one", "[reload][inte
   CHECK(hub.stop() == 0);
 }
 
-TEST_CASE_METHOD(Fixture, "removing an input stops it; changing the output restarts only it",
+TEST_CASE_METHOD(Fixture, "removing an input stops it and changing the output restarts only it",
                  "[reload][integration]") {
   const auto before = pids(hub);
   writeFile(hub.config(), kHead + "outputs:\n  local: { format: json }\n");
