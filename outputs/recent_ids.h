@@ -18,7 +18,7 @@ class RecentIds {
   // this; the bound keeps memory flat on a long run.
   explicit RecentIds(std::size_t capacity = 200'000) : capacity_(capacity) {}
 
-  bool contains(std::string_view id) const { return set_.count(std::string(id)) != 0; }
+  bool contains(std::string_view id) const { return set_.find(id) != set_.end(); }
   // Records an id of the current batch.
   void add(std::string_view id);
   // The current batch is durable.
@@ -29,7 +29,12 @@ class RecentIds {
 
  private:
   std::size_t capacity_;
-  std::unordered_set<std::string> set_;
+  // Transparent hashing: a lookup by string_view allocates nothing (one per report).
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_set<std::string, Hash, std::equal_to<>> set_;
   std::deque<std::string> order_;  // oldest first
   std::size_t committed_ = 0;      // order_[0, committed_) are durable
 };
