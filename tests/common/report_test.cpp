@@ -4,6 +4,8 @@
 // what a frame merely claims.
 #include "common/report.h"
 
+#include "tests/support/mutate.h"
+
 #include <catch2/catch.hpp>
 #include <msgpack.hpp>
 
@@ -451,36 +453,9 @@ TEST_CASE("decodeReport survives 20k random byte strings", "[report]") {
 TEST_CASE("decodeReport survives 20k random mutations of a valid encoding", "[report]") {
   const std::string good = encodeReport(sample());
   std::mt19937_64 rng(0x5eed'0002);
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::uniform_int_distribution<int> op(0, 5);
-  std::uniform_int_distribution<int> count(1, 4);
   int threw = 0, insane = 0, decoded = 0, refused = 0;
   for (int i = 0; i < 20'000; ++i) {
-    std::string bytes = good;
-    for (int m = count(rng); m > 0; --m) {
-      if (bytes.empty()) break;
-      const std::size_t at = std::uniform_int_distribution<std::size_t>(0, bytes.size() - 1)(rng);
-      switch (op(rng)) {
-        case 0:  // flip one bit
-          bytes[at] = static_cast<char>(bytes[at] ^ (1 << (byte(rng) % 8)));
-          break;
-        case 1:  // overwrite with a random byte
-          bytes[at] = static_cast<char>(byte(rng));
-          break;
-        case 2:  // overwrite with a length-ish boundary byte
-          bytes[at] = "\x00\x7f\x80\xff\xdb\xdd\xdf\xc6\x99\x9f"[byte(rng) % 10];
-          break;
-        case 3:  // insert
-          bytes.insert(at, 1, static_cast<char>(byte(rng)));
-          break;
-        case 4:  // delete
-          bytes.erase(at, 1);
-          break;
-        case 5:  // truncate
-          bytes.resize(at);
-          break;
-      }
-    }
+    const std::string bytes = reporthub::test::mutate(good, rng);
     try {
       Report out;
       if (decodeReport(bytes, out).empty()) {

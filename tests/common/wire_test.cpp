@@ -3,6 +3,8 @@
 // send: other versions, unknown types, wrong shapes, oversize and deep nesting, and noise.
 #include "common/wire.h"
 
+#include "tests/support/mutate.h"
+
 #include <catch2/catch.hpp>
 #include <msgpack.hpp>
 
@@ -431,37 +433,10 @@ TEST_CASE("decode survives 20k random mutations of valid envelopes", "[wire]") {
   for (const Envelope& e : corpus())
     seeds.push_back(encode(e));
   std::mt19937_64 rng(0x3157'0002);
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::uniform_int_distribution<int> op(0, 5);
-  std::uniform_int_distribution<int> count(1, 3);
   std::uniform_int_distribution<std::size_t> pick(0, seeds.size() - 1);
   int threw = 0, insane = 0, decoded = 0, refused = 0;
   for (int k = 0; k < 20'000; ++k) {
-    std::string bytes = seeds[pick(rng)];
-    for (int m = count(rng); m > 0; --m) {
-      if (bytes.empty()) break;
-      const std::size_t at = std::uniform_int_distribution<std::size_t>(0, bytes.size() - 1)(rng);
-      switch (op(rng)) {
-        case 0:
-          bytes[at] = static_cast<char>(bytes[at] ^ (1 << (byte(rng) % 8)));
-          break;
-        case 1:
-          bytes[at] = static_cast<char>(byte(rng));
-          break;
-        case 2:
-          bytes[at] = "\x00\x01\x02\x7f\xff\xdb\xdd\xdf\xc6\x91\x9f"[byte(rng) % 11];
-          break;
-        case 3:
-          bytes.insert(at, 1, static_cast<char>(byte(rng)));
-          break;
-        case 4:
-          bytes.erase(at, 1);
-          break;
-        case 5:
-          bytes.resize(at);
-          break;
-      }
-    }
+    const std::string bytes = reporthub::test::mutate(seeds[pick(rng)], rng);
     try {
       Envelope out;
       if (decode(bytes, out).empty()) {

@@ -2,6 +2,8 @@
 // files report every problem at the exact line and column an operator would look at.
 #include "config/config.h"
 
+#include "tests/support/temp_dir.h"
+
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -17,35 +19,7 @@ using namespace reporthub::config;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed with its contents when done.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() / ("reporthub-config-test-" + std::to_string(::getpid()) +
-                                         "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-
-  fs::path write(const fs::path& name, const std::string& text) const {
-    const fs::path file = path_ / name;
-    fs::create_directories(file.parent_path());
-    std::ofstream(file, std::ios::binary) << text;
-    return file;
-  }
-
- private:
-  fs::path path_;
-};
+using reporthub::test::TempDir;
 
 // Loads `yaml` from a file and returns the problems reported (empty if it loaded).
 std::vector<Problem> problemsOf(const std::string& yaml) {

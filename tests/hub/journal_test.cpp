@@ -7,6 +7,8 @@
 #include "routing/router.h"
 
 #include <spdlog/spdlog.h>
+#include "tests/support/temp_dir.h"
+
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -44,27 +46,7 @@ config::Config sampleConfig() {
   return cfg;
 }
 
-// A fresh directory under the system temp dir, removed with its contents when done.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() / ("reporthub-journal-test-" + std::to_string(::getpid()) +
-                                         "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using reporthub::test::TempDir;
 
 // Keeps the journal's recovery warnings out of the test output; restores the level after.
 class QuietLog {

@@ -3,6 +3,8 @@
 // sleeps), and cleanup that leaves no process behind.
 #pragma once
 
+#include "tests/support/temp_dir.h"
+
 #include <nlohmann/json.hpp>
 
 #include <sys/types.h>
@@ -16,20 +18,6 @@
 namespace reporthub::test {
 
 using namespace std::chrono_literals;
-
-// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& rel) const { return path_ / rel; }
-
- private:
-  std::filesystem::path path_;
-};
 
 struct RunResult {
   int code = -1;  // exit code; 128+N if killed by signal N
