@@ -3,6 +3,8 @@
 // key path ("outputs.local") so each check below is one line and names where it applies.
 #include "config/config.h"
 
+#include "common/file_io.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <fcntl.h>
@@ -805,23 +807,11 @@ namespace {
 }  // namespace
 
 std::string readFile(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) cannotRead(path, errno);
-  std::string text;
-  char buf[64 * 1024];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      cannotRead(path, err);
-    }
-    text.append(buf, static_cast<std::size_t>(n));
+  try {
+    return readFileFrom(path);
+  } catch (const std::system_error& e) {
+    cannotRead(path, e.code().value());
   }
-  ::close(fd);
-  return text;
 }
 
 }  // namespace reporthub::config

@@ -1,6 +1,7 @@
 // The hub's main loop; see hub.h.
 #include "hub/hub.h"
 
+#include "common/file_io.h"
 #include "common/log.h"
 #include "common/report.h"
 #include "common/zmq_util.h"
@@ -125,14 +126,7 @@ int Hub::sealedConfig(const std::string& text) {
   // edit of the file on disk between validation and a restart cannot reach them.
   const int fd = memfd_create("reporthub-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return -1;
-  std::size_t off = 0;
-  while (off < text.size()) {
-    const ssize_t n = write(fd, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    off += static_cast<std::size_t>(n);
-  }
-  if (off < text.size() ||
+  if (writeAll(fd, text) < text.size() ||
       fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
     const int e = errno;
     close(fd);

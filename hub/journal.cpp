@@ -13,6 +13,7 @@
 #include "hub/journal.h"
 
 #include "common/crc32c.h"
+#include "common/file_io.h"
 #include "common/msgpack_util.h"
 
 #include <fcntl.h>
@@ -150,28 +151,6 @@ bool parseEntry(std::string_view p, EntryView& e) {
   return true;
 }
 
-// Reads a whole file; the journal scans segments sequentially at start-up.
-std::string slurp(const std::filesystem::path& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail("open " + path.string());
-  std::string data;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int e = errno;
-      close(fd);
-      errno = e;
-      fail("read " + path.string());
-    }
-    if (n == 0) break;
-    data.append(buf, static_cast<std::size_t>(n));
-  }
-  close(fd);
-  return data;
-}
-
 void fsyncDir(const std::filesystem::path& dir) {
   int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) fail("open " + dir.string());
@@ -246,7 +225,7 @@ void Journal::recover() {
   std::array<std::uint64_t, routing::kSinkCount> acked{};
   for (std::size_t n = 0; n < numbers.size(); ++n) {
     const auto path = segmentPath(numbers[n]);
-    const std::string data = slurp(path);
+    const std::string data = readFileFrom(path);
     Segment seg{numbers[n], 0, {}};
     std::size_t off = 0;
     while (off + kHeader <= data.size()) {
@@ -308,7 +287,7 @@ void Journal::recover() {
   }
   std::array<bool, routing::kSinkCount> placed{};
   for (const auto& seg : segments_) {
-    const std::string data = slurp(segmentPath(seg.number));
+    const std::string data = readFileFrom(segmentPath(seg.number));
     for (std::size_t off = 0; off + kHeader <= seg.size;) {
       const std::uint32_t len = get32(data.data() + off);
       EntryView e;
@@ -426,13 +405,7 @@ std::uint64_t Journal::append(std::string_view id, std::shared_ptr<const routing
 
 Position Journal::flush() {
   if (!buffer_.empty()) {
-    std::size_t off = 0;
-    while (off < buffer_.size()) {
-      const ssize_t n = write(fd_, buffer_.data() + off, buffer_.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) break;
-      off += static_cast<std::size_t>(n);
-    }
+    const std::size_t off = writeAll(fd_, buffer_);
     written_.offset += off;
     segments_.back().size = written_.offset;
     buffer_.erase(0, off);

@@ -1,5 +1,6 @@
 // The reporthub command: run the hub, check a config, dry-run routing, and the hidden
 // `child` entry through which the hub starts its input and output processes.
+#include "common/file_io.h"
 #include "common/log.h"
 #include "common/role.h"
 #include "config/config.h"
@@ -152,16 +153,9 @@ int cmdChild(const std::string& role, const std::string& hub, const std::string&
   std::string text;
   try {
     if (config_fd >= 0) {
-      // The hub's sealed copy of the config it validated.
-      char buf[65536];
-      off_t off = 0;
-      for (;;) {
-        ssize_t n = pread(config_fd, buf, sizeof buf, off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw std::system_error(errno, std::generic_category(), "read config fd");
-        if (n == 0) break;
-        text.append(buf, static_cast<std::size_t>(n));
-        off += n;
+      // The hub's sealed copy of the config it validated, shared by every child: pread.
+      if (!rh::readFrom(config_fd, 0, text)) {
+        throw std::system_error(errno, std::generic_category(), "read config fd");
       }
       close(config_fd);
     } else {

@@ -1,6 +1,7 @@
 // The operator console output; see local.h.
 #include "outputs/local/local.h"
 
+#include "common/file_io.h"
 #include "common/zmq_util.h"
 #include "config/config.h"
 #include "outputs/output.h"
@@ -83,19 +84,13 @@ class LocalOutput final : public Output {
   }
 
   wire::Status flush(std::string& reason) override {
-    std::size_t off = 0;
-    while (off < buffer_.size()) {
-      const ssize_t n = write(fd_, buffer_.data() + off, buffer_.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        reason = "write " + cfg_.file.string() + ": " + strerror(errno);
-        if (!error_logged_) spdlog::error("{}; the hub will retry these reports", reason);
-        error_logged_ = true;
-        buffer_.clear();  // the hub resends all of them
-        recent_.rollback();
-        return wire::Status::retry;
-      }
-      off += static_cast<std::size_t>(n);
+    if (writeAll(fd_, buffer_) < buffer_.size()) {
+      reason = "write " + cfg_.file.string() + ": " + strerror(errno);
+      if (!error_logged_) spdlog::error("{}; the hub will retry these reports", reason);
+      error_logged_ = true;
+      buffer_.clear();  // the hub resends all of them
+      recent_.rollback();
+      return wire::Status::retry;
     }
     buffer_.clear();
     recent_.commit();
@@ -117,13 +112,8 @@ class LocalOutput final : public Output {
     const off_t size = lseek(fd_, 0, SEEK_END);
     if (size <= 0) return;
     const off_t from = size > kTail ? size - kTail : 0;
-    std::string tail(static_cast<std::size_t>(size - from), '\0');
-    const int rfd = ::open(cfg_.file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (rfd < 0) return;
-    const ssize_t n = pread(rfd, tail.data(), tail.size(), from);
-    close(rfd);
-    if (n <= 0) return;
-    tail.resize(static_cast<std::size_t>(n));
+    std::string tail;
+    if (!readFrom(fd_, from, tail)) return;
     std::size_t found = 0;
     for (std::size_t pos = 0; pos < tail.size();) {
       std::size_t end = tail.find('\n', pos);
@@ -150,7 +140,8 @@ class LocalOutput final : public Output {
   }
 
   void open() {
-    fd_ = ::open(cfg_.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    // Read and write: the tail is read back at start for duplicate suppression.
+    fd_ = ::open(cfg_.file.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd_ < 0) {
       throw std::runtime_error("open " + cfg_.file.string() + ": " + strerror(errno));
     }
