@@ -247,3 +247,41 @@ TEST_CASE("kill -9 of the output mid-stream: every report once", "[durability][i
   CHECK(duplicated == 0);
   CHECK(hub.stop() == 0);
 }
+
+TEST_CASE("journal.sync off: acknowledged after write, still replayed after kill -9 of the hub",
+          "[durability][integration]") {
+  // Without fdatasync the page cache holds the journal: it survives any process crash.
+  Hub hub(std::string("journal: { sync: off }\n") + kLocalHeldDown);
+  hub.start();
+  holdLocalDown(hub);
+  const auto ids = submit(hub, 1'000, "NOSYNC");
+  hub.process().killAll();
+
+  writeFile(hub.config(),
+            "node: alpha\npaths: { state_dir: var, run_dir: run }\n"
+            "journal: { sync: off }\n");
+  hub.start();
+  REQUIRE(hub.waitLines(1'001, 20s));
+  const auto counts = idCounts(hub.operatorLog());
+  std::size_t once = 0;
+  for (const auto& id : ids)
+    once += counts.count(id) && counts.at(id) == 1;
+  CHECK(once == ids.size());
+  CHECK(hub.stop() == 0);
+}
+
+TEST_CASE("the status file keeps its counters current between state changes",
+          "[durability][integration]") {
+  Hub hub;
+  hub.start();
+  submit(hub, 250, "COUNTED");
+  // No process changes state here: only the once-a-second counter refresh can write it.
+  CHECK(waitFor(
+      [&] {
+        const auto st = json::parse(readFile(hub.dir() / "var/status.json"), nullptr, false);
+        return !st.is_discarded() && st["counters"]["accepted"] == 250 &&
+               st["counters"]["delivered"] == 250;
+      },
+      5s));
+  CHECK(hub.stop() == 0);
+}
