@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/duration.h"
+#include "common/report.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -47,6 +48,8 @@ enum class LogFormat { text, json };
 struct LocalOutput {
   std::filesystem::path file;  // operator log (absolute)
   LogFormat format = LogFormat::text;
+  std::uint64_t rotate_size = 0;  // built-in rotation at this size (0: external, e.g. logrotate)
+  int rotate_keep = 5;            // operator.log.1 .. .N kept by built-in rotation
   std::optional<RestartPolicy> restart;
   bool operator==(const LocalOutput&) const = default;
 };
@@ -63,13 +66,136 @@ struct TestProc {
   bool operator==(const TestProc&) const = default;
 };
 
+// ---- inputs.check (inputs/check/README.md) ----
+// What a check measures. Exactly one per check.
+struct CommandCheck {  // a monitoring plugin: exit 0 ok, 1 warning, 2 critical, 3 unknown
+  std::vector<std::string> argv;  // argv[0] absolute or found in PATH; never a shell
+  std::string user;               // run as this user ("" = the hub's user)
+  bool operator==(const CommandCheck&) const = default;
+};
+struct DiskCheck {  // used space of the filesystem holding `path`, in percent
+  std::filesystem::path path;
+  double warn = 85, crit = 95;
+  bool operator==(const DiskCheck&) const = default;
+};
+struct FileCheck {  // must exist; optionally not older / not larger than the limits
+  std::filesystem::path path;
+  std::optional<Duration> warn_age, crit_age;         // since last modification
+  std::optional<std::uint64_t> warn_size, crit_size;  // bytes
+  bool operator==(const FileCheck&) const = default;
+};
+struct ProcessCheck {  // alive: by pid file, or by name (/proc/PID/comm or argv[0] basename)
+  std::filesystem::path pidfile;
+  std::string name;
+  int min = 1;  // by name: at least this many
+  bool operator==(const ProcessCheck&) const = default;
+};
+struct TcpCheck {  // a TCP connect succeeds within the check's timeout
+  std::string host;
+  int port = 0;
+  bool operator==(const TcpCheck&) const = default;
+};
+struct QueueCheck {  // number of entries in a directory
+  std::filesystem::path path;
+  std::uint64_t warn = 0, crit = 0;
+  bool operator==(const QueueCheck&) const = default;
+};
+using CheckProbe =
+    std::variant<CommandCheck, DiskCheck, FileCheck, ProcessCheck, TcpCheck, QueueCheck>;
+
+struct Check {
+  std::string name;
+  CheckProbe probe;
+  Duration every = std::chrono::seconds(60);
+  Duration timeout = std::chrono::seconds(30);  // never more than `every`
+  std::string category;
+  bool desk = false;                 // runs only while desk is on
+  std::optional<Duration> renotify;  // repeat a non-ok state this often
+  bool operator==(const Check&) const = default;
+};
+
+struct CheckInput {
+  std::vector<Check> checks;
+  int concurrency = 8;  // checks running at once
+  std::optional<RestartPolicy> restart;
+  bool operator==(const CheckInput&) const = default;
+};
+
+// ---- inputs.logscan (inputs/logscan/README.md) ----
+struct LogRule {
+  std::string match;  // PCRE2 pattern, validated (compiled) at load time
+  std::string category;
+  Severity severity = Severity::warning;
+  std::string text;   // template with {0}..{9}; "" = the whole line
+  bool cont = false;  // `continue: true`: later rules are tried too
+  bool operator==(const LogRule&) const = default;
+};
+enum class StartAt { beginning, end };
+struct LogFile {
+  std::filesystem::path path;
+  std::vector<LogRule> rules;
+  StartAt start_at = StartAt::beginning;  // for a file with no saved offset
+  bool operator==(const LogFile&) const = default;
+};
+struct LogscanInput {
+  std::vector<LogFile> files;
+  std::uint32_t max_line = 64 * 1024;              // longer lines are truncated (and counted)
+  Duration poll = std::chrono::milliseconds(250);  // rotation/appearance checks
+  std::optional<RestartPolicy> restart;
+  bool operator==(const LogscanInput&) const = default;
+};
+
 struct Inputs {
+  std::optional<CheckInput> check;
+  std::optional<LogscanInput> logscan;
   std::vector<TestProc> testproc;
   bool operator==(const Inputs&) const = default;
 };
 
+// How the hub retries an output that answered "retry": `first`, doubling up to `max`; after
+// `alert_after` failed tries in a row the operator gets one message.
+struct RetryPolicy {
+  Duration first = std::chrono::seconds(1);
+  Duration max = std::chrono::seconds(60);
+  int alert_after = 3;
+  bool operator==(const RetryPolicy&) const = default;
+};
+
+// ---- outputs.printer (outputs/printer/README.md) ----
+struct PrinterOutput {
+  std::vector<std::string> command;             // job on its stdin: [lp, -d, ops]
+  std::filesystem::path spool;                  // or: one file per job in this directory
+  Duration batch = Duration(0);                 // 0: one job per report; else one job per interval
+  Duration timeout = std::chrono::seconds(60);  // a command running longer failed
+  RetryPolicy retry;
+  std::optional<RestartPolicy> restart;
+  bool operator==(const PrinterOutput&) const = default;
+};
+
+// ---- outputs.desksend (outputs/desksend/README.md) ----
+struct SmtpSettings {
+  std::string url;     // smtp://host:port or smtps://host:port
+  std::string from;    // envelope and header From (default reporthub@<node>)
+  std::string domain;  // appended to users without '@'
+  enum class Tls { try_, required, never } tls = Tls::try_;  // STARTTLS when offered
+  std::string user;
+  std::filesystem::path password_file;
+  Duration timeout = std::chrono::seconds(30);
+  bool operator==(const SmtpSettings&) const = default;
+};
+struct DesksendOutput {
+  std::filesystem::path maildir;  // <maildir>/<user>/{tmp,new,cur}
+  std::string from;               // header From (default reporthub@<node>)
+  std::optional<SmtpSettings> smtp;
+  RetryPolicy retry;
+  std::optional<RestartPolicy> restart;
+  bool operator==(const DesksendOutput&) const = default;
+};
+
 struct Outputs {
   LocalOutput local;  // always present: the operator console
+  std::optional<PrinterOutput> printer;
+  std::optional<DesksendOutput> desksend;
   bool operator==(const Outputs&) const = default;
 };
 

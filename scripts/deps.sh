@@ -3,7 +3,8 @@
 REPORTHUB_PACKAGES=(
   cmake ninja-build g++ pkg-config
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libyaml-cpp-dev libspdlog-dev libcli11-dev
-  nlohmann-json3-dev catch2
+  nlohmann-json3-dev catch2 libpcre2-dev libcurl4-openssl-dev
+  python3-aiosmtpd  # a real SMTP server for the desksend tests
 )
 
 install_missing_packages() {
