@@ -26,6 +26,12 @@ class RecentIds {
   // The current batch was lost: forget its ids.
   void rollback();
   std::size_t size() const { return order_.size(); }
+  // Calls f(id) for every committed id, oldest first: for writing them out elsewhere.
+  template <class F>
+  void forEachCommitted(F&& f) const {
+    for (std::size_t i = 0; i < committed_; ++i)
+      f(std::string_view(order_[i]));
+  }
 
  private:
   std::size_t capacity_;
