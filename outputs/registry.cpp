@@ -1,6 +1,7 @@
 // The output role table; see registry.h.
 #include "outputs/registry.h"
 
+#include "outputs/desksend/desksend.h"
 #include "outputs/local/local.h"
 
 namespace reporthub::outputs {
@@ -9,6 +10,9 @@ std::span<const OutputRole> registry() {
   static const OutputRole kRoles[] = {
       {{"local", wire::Kind::output, &local::main, "operator console: operator log + live stream"},
        routing::Sink::local},
+      {{"desksend", wire::Kind::output, &desksend::main,
+        "mail to users: one message per user into Maildirs, optionally by SMTP"},
+       routing::Sink::desksend},
   };
   return kRoles;
 }
