@@ -5,6 +5,7 @@ REPORTHUB_PACKAGES=(
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libyaml-cpp-dev libspdlog-dev libcli11-dev
   nlohmann-json3-dev catch2 libpcre2-dev libcurl4-openssl-dev
   python3-aiosmtpd  # a real SMTP server for the desksend tests
+  openssl           # a throw-away certificate for the STARTTLS test
 )
 
 install_missing_packages() {
