@@ -7,6 +7,8 @@
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -138,8 +140,9 @@ wire::Status Desksend::deliver(const Report& r, const wire::Deliver& d, std::str
         message = formatMessage(r, from_, to);
         std::string error;
         if (maildir_.stage(user, name, message, error)) {
-          delivered_.add(mkey);
-          ++published_pending_;
+          // Recorded only once the file is durable (flush): the key must never count
+          // while the message could still be lost.
+          maildir_keys_.push_back(mkey);
         } else {
           const std::string why = "Maildir of " + user + ": " + error;
           if (!maildir_failing_) {
@@ -193,36 +196,42 @@ wire::Status Desksend::deliver(const Report& r, const wire::Deliver& d, std::str
 }
 
 wire::Status Desksend::flush(std::string& reason) {
-  // Order matters for exactly-once: (1) the tmp/ files are durable, (2) the keys are
+  // Order matters for exactly-once: (1) the tmp/ files are durable, (2) their keys are
   // durable, (3) the files move into new/. A crash before (2) leaves unrecorded tmp/ files
   // that are rewritten on redelivery; a crash after (2) leaves recorded ones that the next
-  // start moves into new/, while the redelivery skips them by key.
+  // start moves into new/, while the redelivery skips them by key. The keys of messages the
+  // relay accepted are recorded in any case.
   std::string error;
-  if (!maildir_.sync(error)) {
-    maildir_.discard();
-    delivered_.rollback();
+  const std::size_t staged = maildir_keys_.size();
+  const bool synced = maildir_.sync(error);
+  if (synced) {
+    for (const auto& k : maildir_keys_)
+      delivered_.add(k);
+  } else {
     reason = "Maildir: " + error;
-  } else if (!delivered_.commit(error)) {
     maildir_.discard();
-    reason = error;
+  }
+  maildir_keys_.clear();
+  std::string commit_error;
+  if (!delivered_.commit(commit_error)) {
+    maildir_.discard();
+    if (reason.empty()) reason = commit_error;
     if (smtp_pending_ > 0) {
       spdlog::error(
-          "{}; {} message(s) the SMTP relay accepted are not recorded and will be "
-          "sent again when the hub retries",
-          error, smtp_pending_);
+          "{}; {} message(s) the SMTP relay accepted are not recorded and will be sent again "
+          "when the hub retries",
+          commit_error, smtp_pending_);
     }
-  } else if (!maildir_.publish(error)) {
+  } else if (synced && !maildir_.publish(error)) {
     reason = "Maildir: " + error;
-  } else {
-    counters_.maildir += published_pending_;
-    published_pending_ = 0;
+  } else if (synced) {
+    counters_.maildir += staged;
     smtp_pending_ = 0;
     maildir_failing_ = false;
     return wire::Status::ok;
   }
   if (!maildir_failing_) spdlog::error("{}; the hub will retry this batch", reason);
   maildir_failing_ = true;
-  published_pending_ = 0;
   smtp_pending_ = 0;
   return wire::Status::retry;
 }

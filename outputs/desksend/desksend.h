@@ -15,6 +15,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace reporthub::outputs::desksend {
 
@@ -52,10 +53,10 @@ class Desksend final : public Output {
   DeliveredIds delivered_;
   std::unique_ptr<SmtpClient> smtp_;
   Counters counters_;
-  std::uint64_t published_pending_ = 0;  // staged Maildir messages of the current batch
-  std::uint64_t smtp_pending_ = 0;       // SMTP messages of the current batch
-  bool maildir_failing_ = false;         // a Maildir error was logged; quiet until it heals
-  bool smtp_failing_ = false;            // likewise for the relay
+  std::vector<std::string> maildir_keys_;  // keys of the messages staged in this batch
+  std::uint64_t smtp_pending_ = 0;         // SMTP messages of the current batch
+  bool maildir_failing_ = false;           // a Maildir error was logged; quiet until it heals
+  bool smtp_failing_ = false;              // likewise for the relay
   std::set<std::string, std::less<>> bad_users_logged_;
 };
 

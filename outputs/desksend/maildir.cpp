@@ -154,6 +154,7 @@ bool Maildir::stage(const std::string& user, const std::string& name, std::strin
         other.fd = -1;
       }
     }
+    staged_names_.insert(user + '/' + name);  // a user name holds no '/'
     staged_.push_back(std::move(s));
     return true;
   }
@@ -161,10 +162,7 @@ bool Maildir::stage(const std::string& user, const std::string& name, std::strin
 }
 
 bool Maildir::isStaged(const std::string& user, const std::string& name) const {
-  for (const auto& s : staged_) {
-    if (s.name == name && s.user == user) return true;
-  }
-  return false;
+  return staged_names_.contains(user + '/' + name);
 }
 
 bool Maildir::inTmp(const std::string& user, const std::string& name) const {
@@ -241,6 +239,7 @@ bool Maildir::publish(std::string& error) {
 void Maildir::discard() {
   closeStaged();
   staged_.clear();
+  staged_names_.clear();
   all_open_ = true;
 }
 

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace reporthub::outputs::desksend {
@@ -89,7 +90,8 @@ class Maildir {
   std::string host_;
   std::map<std::string, UserDir, std::less<>> users_;  // directories known to exist
   std::vector<Staged> staged_;
-  bool all_open_ = true;  // every staged file still has its descriptor
+  std::unordered_set<std::string> staged_names_;  // "user/name" of each staged file
+  bool all_open_ = true;                          // every staged file still has its descriptor
 };
 
 }  // namespace reporthub::outputs::desksend
