@@ -1,7 +1,7 @@
 // A real SMTP server for tests: aiosmtpd (Debian's python3-aiosmtpd) on a loopback port
 // chosen at run time, storing what it accepts in a Maildir, killed with its process group at
-// the end. Optionally STARTTLS with a throw-away certificate, or a handler that refuses some
-// recipients and messages, for the failure paths.
+// the end. Optionally STARTTLS with a throw-away certificate, AUTH, or a handler that refuses
+// some recipients and messages, for the failure paths.
 #pragma once
 
 #include "tests/support/temp_dir.h"
@@ -46,16 +46,43 @@ class Picky(Mailbox):
         return await super().handle_DATA(server, session, envelope)
 )PY";
 
+// aiosmtpd's own SMTP class, serving with AUTH required (PLAIN/LOGIN in the clear, which is
+// what a test on loopback needs) for one user and password; everything else is stored.
+inline constexpr const char* kAuthServerPy = R"PY(
+import asyncio, sys
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import SMTP, AuthResult
+
+host, port, mail, user, password = sys.argv[1:6]
+
+def check(server, session, envelope, mechanism, data):
+    ok = data.login == user.encode() and data.password == password.encode()
+    return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535
+
+async def main():
+    handler = Mailbox(mail)
+    srv = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(handler, authenticator=check, auth_required=True, auth_require_tls=False),
+        host, int(port))
+    async with srv:
+        await srv.serve_forever()
+
+asyncio.run(main())
+)PY";
+
 class SmtpServer {
  public:
   struct Options {
     bool starttls = false;  // offer STARTTLS (and require it) with a self-signed certificate
     bool picky = false;     // use the refusing handler above
+    std::string user = {};  // when set: AUTH required, with this user and `password`
+    std::string password = {};
   };
 
   explicit SmtpServer(Options opts) : opts_(opts) {
     if (opts_.starttls) makeCertificate();
     if (opts_.picky) dir_.write("picky.py", kPickyHandlerPy);
+    if (!opts_.user.empty()) dir_.write("auth_server.py", kAuthServerPy);
     start();
   }
   SmtpServer() : SmtpServer(Options{}) {}
@@ -135,12 +162,18 @@ class SmtpServer {
                                      "127.0.0.1:" + std::to_string(port_),
                                      "-c",
                                      opts_.picky ? "picky.Picky" : "aiosmtpd.handlers.Mailbox"};
+    if (!opts_.user.empty()) {
+      argv = {"/usr/bin/python3", (dir_ / "auth_server.py").string(),
+              "127.0.0.1",        std::to_string(port_),
+              mail_.string(),     opts_.user,
+              opts_.password};
+    }
     if (opts_.starttls) {
       for (const std::string& a : {std::string("--tlscert"), certificate().string(),
                                    std::string("--tlskey"), (dir_ / "key.pem").string()})
         argv.push_back(a);
     }
-    argv.push_back(mail_.string());
+    if (opts_.user.empty()) argv.push_back(mail_.string());
     std::vector<char*> args;
     for (auto& a : argv)
       args.push_back(a.data());

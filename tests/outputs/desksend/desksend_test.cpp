@@ -297,3 +297,35 @@ TEST_CASE("an SMTP recipient refused for good fails the report, others still get
   CHECK(files(dir / "mail/perm/new").size() == 1);  // the Maildir copy is not affected
   CHECK(out.counters().rejected == 1);
 }
+
+TEST_CASE("SMTP AUTH with the password file; a wrong password is a retry", "[desksend][smtp]") {
+  CurlGlobal curl;
+  TempDir dir;
+  SmtpServer server({.user = "reporthub", .password = "s3cret pass"});
+  auto cfg = makeConfig(dir, {"alice"});
+  cfg.outputs.desksend->smtp = config::SmtpSettings{};
+  auto& smtp = *cfg.outputs.desksend->smtp;
+  smtp.url = server.url();
+  smtp.domain = "example.net";
+  smtp.user = "reporthub";
+  smtp.password_file = dir.write("smtp.password", "s3cret pass\n");  // the newline is no part
+  std::string reason;
+  {
+    Desksend out(cfg);
+    const Report r = report(12);
+    CHECK(deliverAll(out, {{r, deliverFor(r, 1, {"alice"})}}, reason) == wire::Status::ok);
+    CHECK(server.messages().size() == 1);
+  }
+  dir.write("smtp.password", "wrong\n");
+  {
+    Desksend out(cfg);
+    const Report r = report(13);
+    CHECK(deliverAll(out, {{r, deliverFor(r, 1, {"alice"})}}, reason) == wire::Status::retry);
+    INFO(reason);
+    CHECK(reason.find("535") != std::string::npos);
+    CHECK(server.messages().size() == 1);
+  }
+  std::filesystem::remove(smtp.password_file);
+  CHECK_THROWS_WITH(Desksend(cfg), Catch::Contains("outputs.desksend.smtp.password_file " +
+                                                   smtp.password_file.string()));
+}
