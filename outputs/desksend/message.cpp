@@ -336,6 +336,35 @@ std::string headerField(std::string_view name, std::string_view value) {
   return out;
 }
 
+std::string addressField(std::string_view name, std::string_view value) {
+  const std::string text = oneLine(sanitizeUtf8(value));
+  const auto open = text.rfind('<');
+  if (open == std::string::npos || !text.ends_with('>')) return headerField(name, text);
+  std::string display = text.substr(0, open);
+  while (!display.empty() && display.back() == ' ')
+    display.pop_back();
+  const std::string addr = text.substr(open);
+  if (display.empty()) return std::string(name) + ": " + addr + "\r\n";
+  bool ascii = true, atoms = true;
+  for (char c : display) {
+    if (static_cast<unsigned char>(c) >= 0x80) ascii = false;
+    if (!isAtext(c) && c != ' ') atoms = false;
+  }
+  if (!ascii || display.find("=?") != std::string::npos) {
+    // An encoded display name; the address itself stays as it is.
+    std::string field = headerField(name, display);
+    field.resize(field.size() - 2);
+    return field + "\r\n " + addr + "\r\n";
+  }
+  if (atoms) return std::string(name) + ": " + display + " " + addr + "\r\n";
+  std::string quoted = "\"";
+  for (char c : display) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  return std::string(name) + ": " + quoted + "\" " + addr + "\r\n";
+}
+
 std::string quotedPrintable(std::string_view text) {
   std::string out;
   out.reserve(text.size() + text.size() / 8);
@@ -401,8 +430,8 @@ std::string formatMessage(const Report& r, std::string_view from, std::string_vi
 
   std::string msg;
   msg.reserve(body.size() + 1024);
-  msg += headerField("From", from);
-  msg += headerField("To", to);
+  msg += addressField("From", from);
+  msg += addressField("To", to);
   msg += "Date: " + formatDate(r.ts_ns) + "\r\n";
   msg += "Message-ID: " + messageId(r) + "\r\n";
   msg += headerField("Subject", subjectText(r));

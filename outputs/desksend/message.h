@@ -46,6 +46,11 @@ std::string subjectText(const Report& r);
 // text, "=?" or a word too long to fold becomes RFC 2047 encoded words (UTF-8, base64).
 std::string headerField(std::string_view name, std::string_view value);
 
+// An address header "Name: Display Name <addr>\r\n" or "Name: addr\r\n": the display name
+// as atoms, a quoted string, or RFC 2047 encoded words when it is not ASCII; the address
+// as written (addresses are checked elsewhere).
+std::string addressField(std::string_view name, std::string_view value);
+
 // `text` as valid UTF-8: each byte of an invalid sequence becomes U+FFFD.
 std::string sanitizeUtf8(std::string_view text);
 

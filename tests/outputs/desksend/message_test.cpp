@@ -194,3 +194,22 @@ TEST_CASE("name parts encode injectively and decode back", "[desksend]") {
   CHECK_FALSE(decodeNamePart("a=2").has_value());
   CHECK_FALSE(decodeNamePart("a.b").has_value());
 }
+
+TEST_CASE("From with a display name: atoms, quoted or encoded, the address intact", "[desksend]") {
+  CHECK(addressField("From", "hub@example.net") == "From: hub@example.net\r\n");
+  CHECK(addressField("From", "Report Hub <hub@example.net>") ==
+        "From: Report Hub <hub@example.net>\r\n");
+  CHECK(addressField("From", "Ops, Alpha <hub@example.net>") ==
+        "From: \"Ops, Alpha\" <hub@example.net>\r\n");
+  for (const char* from : {"Report Hub <hub@example.net>", "Ops, \"Alpha\" <hub@example.net>",
+                           "Zürich Überwachung <hub@example.net>"}) {
+    const auto m = parseMail(formatMessage(sample(), from, "alice@example.net"));
+    REQUIRE(m.is_object());
+    INFO(from);
+    CHECK(m["defects"].empty());
+    CHECK(m["ascii"] == true);
+    CHECK(header(m, "from").ends_with("<hub@example.net>"));
+  }
+  const auto m = parseMail(formatMessage(sample(), "Zürich Überwachung <hub@example.net>", "a@b"));
+  CHECK(header(m, "from") == "Zürich Überwachung <hub@example.net>");
+}
