@@ -54,7 +54,6 @@ class Desksend final : public Output {
   std::unique_ptr<SmtpClient> smtp_;
   Counters counters_;
   std::vector<std::string> maildir_keys_;  // keys of the messages staged in this batch
-  std::uint64_t smtp_pending_ = 0;         // SMTP messages of the current batch
   bool maildir_failing_ = false;           // a Maildir error was logged; quiet until it heals
   bool smtp_failing_ = false;              // likewise for the relay
   std::set<std::string, std::less<>> bad_users_logged_;
