@@ -3,6 +3,7 @@
 
 #include "outputs/desksend/desksend.h"
 #include "outputs/local/local.h"
+#include "outputs/printer/printer.h"
 
 namespace reporthub::outputs {
 
@@ -10,6 +11,8 @@ std::span<const OutputRole> registry() {
   static const OutputRole kRoles[] = {
       {{"local", wire::Kind::output, &local::main, "operator console: operator log + live stream"},
        routing::Sink::local},
+      {{"printer", wire::Kind::output, &printer::main, "pages to a print command or spool"},
+       routing::Sink::printer},
       {{"desksend", wire::Kind::output, &desksend::main,
         "mail to users: one message per user into Maildirs, optionally by SMTP"},
        routing::Sink::desksend},
