@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -24,10 +25,9 @@ std::string readPassword(const std::filesystem::path& file) {
     throw std::runtime_error("cannot read outputs.desksend.smtp.password_file " + file.string() +
                              ": " + strerror(errno));
   }
+  // The first line: editors and `echo` add a newline that is no part of the password.
   std::string pw = ss.str();
-  // Editors and `echo` add a newline that is no part of the password.
-  while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r'))
-    pw.pop_back();
+  pw.resize(std::min(pw.size(), pw.find_first_of("\r\n")));
   return pw;
 }
 

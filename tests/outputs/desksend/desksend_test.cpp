@@ -308,7 +308,7 @@ TEST_CASE("SMTP AUTH with the password file; a wrong password is a retry", "[des
   smtp.url = server.url();
   smtp.domain = "example.net";
   smtp.user = "reporthub";
-  smtp.password_file = dir.write("smtp.password", "s3cret pass\n");  // the newline is no part
+  smtp.password_file = dir.write("smtp.password", "s3cret pass\nsecond line\n");  // first line
   std::string reason;
   {
     Desksend out(cfg);
