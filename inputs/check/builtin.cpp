@@ -272,7 +272,9 @@ Result queueProbe(const config::QueueCheck& c) {
   if (e != 0) {
     return make(State::unknown, "cannot read directory " + c.path.string() + ": " + errnoText(e));
   }
-  const State s = n >= c.crit ? State::critical : n >= c.warn ? State::warning : State::ok;
+  // Above the limit, not at it: `warn: 0` then means "any entry is a problem" (a dead-letter
+  // directory), which is worth saying; "at 0" would always warn.
+  const State s = n > c.crit ? State::critical : n > c.warn ? State::warning : State::ok;
   return make(s, fmt::format("{} entr{} in {}", n, n == 1 ? "y" : "ies", c.path.string()),
               fmt::format("entries={};{};{};0", n, c.warn, c.crit));
 }

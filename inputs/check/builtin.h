@@ -25,7 +25,7 @@ Result processProbe(const config::ProcessCheck& c, const std::filesystem::path& 
 // A TCP connect to host:port (any address it resolves to) succeeds within `timeout`.
 Result tcpProbe(const config::TcpCheck& c, Duration timeout);
 
-// The number of entries in a directory against warn/crit (at or above).
+// The number of entries in a directory against warn/crit (above them).
 Result queueProbe(const config::QueueCheck& c);
 
 // "12.3 GiB", "512 B": sizes as an operator reads them.

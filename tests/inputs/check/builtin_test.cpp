@@ -203,12 +203,21 @@ TEST_CASE("queue check: entries in a directory against warn and crit", "[check]"
   dir.write("q/a", "");
   CHECK(queueProbe(c).text == "1 entry in " + (dir / "q").string());
   dir.write("q/.hidden", "");  // every entry counts, a subdirectory too
+  CHECK(queueProbe(c).state == State::ok);  // at the limit is not above it
   std::filesystem::create_directories(dir / "q/sub");
   CHECK(queueProbe(c).state == State::warning);
   dir.write("q/d", "");
+  CHECK(queueProbe(c).state == State::warning);
+  dir.write("q/e", "");
   r = queueProbe(c);
   CHECK(r.state == State::critical);
-  CHECK(r.text.find("4 entries") == 0);
+  CHECK(r.text.find("5 entries") == 0);
+
+  // warn: 0 means any entry is a problem.
+  std::filesystem::create_directories(dir / "dead");
+  CHECK(queueProbe({dir / "dead", 0, 10}).state == State::ok);
+  dir.write("dead/letter", "");
+  CHECK(queueProbe({dir / "dead", 0, 10}).state == State::warning);
 
   r = queueProbe({dir / "none", 1, 2});
   CHECK(r.state == State::unknown);
