@@ -1,6 +1,7 @@
-// Command checks; see plugin.h. fork+exec rather than posix_spawn: the child must switch
-// user and set its parent-death signal, which posix_spawn cannot do. Everything is prepared
-// before fork; after it the child makes only async-signal-safe system calls.
+// Command checks; see plugin.h. vfork+exec rather than posix_spawn, because the child must
+// switch user and set its parent-death signal, which posix_spawn cannot do; and vfork rather
+// than fork, because copying the check process's page tables for every run was the largest
+// part of its CPU time (see bench/checks.cpp).
 #include "inputs/check/plugin.h"
 
 #include <fcntl.h>
@@ -52,7 +53,7 @@ struct Identity {
   std::vector<gid_t> groups;
 };
 
-// Looks up `user` before fork (NSS may allocate, open files, even talk to a daemon).
+// Looks up `user` before vfork (NSS may allocate, open files, even talk to a daemon).
 bool lookupUser(const std::string& user, Identity& id, std::string& error) {
   std::vector<char> buf(16 * 1024);
   passwd pw{};
@@ -79,6 +80,53 @@ bool lookupUser(const std::string& user, Identity& id, std::string& error) {
   }
   id.groups.resize(static_cast<std::size_t>(n));
   return true;
+}
+
+// Everything the child needs, prepared before vfork. The child shares the parent's memory
+// until exec, so it only reads this and writes the two fail fields.
+struct ChildPlan {
+  const char* program = nullptr;
+  char** argv = nullptr;
+  int devnull = -1, out = -1, err = -1;
+  bool switch_user = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  const gid_t* groups = nullptr;
+  std::size_t ngroups = 0;
+  pid_t parent = 0;
+  volatile int fail_step = -1;  // set by the child when it cannot reach exec
+  volatile int fail_errno = 0;
+};
+
+// The child between vfork and exec. Only system calls: the parent's other threads keep
+// running, and its heap and locks are shared. The uid/gid calls are made directly, because
+// glibc's wrappers would try to change the credentials of every thread of the parent too.
+[[noreturn]] void execChild(ChildPlan& p) {
+  auto fail = [&p](int step) {
+    p.fail_errno = errno;
+    p.fail_step = step;
+    _exit(127);
+  };
+  // Its own group, so a timeout kills whatever the plugin started too.
+  if (setpgid(0, 0) != 0) fail(kSetpgid);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(kPdeathsig);
+  if (getppid() != p.parent) _exit(127);  // the check process died before the signal was armed
+  for (int sig = 1; sig < NSIG; ++sig)
+    signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (dup2(p.devnull, 0) < 0 || dup2(p.out, 1) < 0 || dup2(p.err, 2) < 0) fail(kDup);
+  if (p.switch_user) {
+    if (syscall(SYS_setgroups, p.ngroups, p.groups) != 0) fail(kGroups);
+    if (syscall(SYS_setgid, p.gid) != 0) fail(kSetgid);
+    if (syscall(SYS_setuid, p.uid) != 0) fail(kSetuid);
+  }
+  // Nothing of the check process (its hub socket, other plugins' pipes) reaches the plugin.
+  if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(kCloexec);
+  execve(p.program, p.argv, environ);
+  fail(kExec);
+  _exit(127);
 }
 
 }  // namespace
@@ -183,66 +231,47 @@ std::unique_ptr<CommandRun> CommandRun::start(const config::CommandCheck& cmd, s
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
 
-  int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, fail_pipe[2] = {-1, -1};
+  int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
   const int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   auto closeAll = [&] {
-    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], fail_pipe[0], fail_pipe[1],
-                   devnull}) {
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], devnull}) {
       if (fd >= 0) close(fd);
     }
   };
-  if (devnull < 0 || pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 ||
-      pipe2(fail_pipe, O_CLOEXEC) != 0) {
+  if (devnull < 0 || pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
     error = std::string("cannot start: pipe: ") + std::strerror(errno);
     closeAll();
     return nullptr;
   }
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
+  ChildPlan plan;
+  plan.program = program.c_str();
+  plan.argv = args.data();
+  plan.devnull = devnull;
+  plan.out = out_pipe[1];
+  plan.err = err_pipe[1];
+  plan.switch_user = switch_user;
+  plan.uid = id.uid;
+  plan.gid = id.gid;
+  plan.groups = id.groups.data();
+  plan.ngroups = id.groups.size();
+  plan.parent = getpid();
+  // No signal handler may run in the child while it shares the parent's memory: all signals
+  // are blocked across vfork; the child resets the handlers before it unblocks them.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  const pid_t pid = vfork();
+  if (pid == 0) execChild(plan);  // never returns
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
-    error = std::string("cannot start: fork: ") + std::strerror(errno);
+    error = std::string("cannot start: vfork: ") + std::strerror(errno);
     closeAll();
     return nullptr;
   }
-  if (pid == 0) {
-    const int failfd = fail_pipe[1];
-    auto fail = [failfd](int step) {
-      const int msg[2] = {step, errno};
-      (void)!write(failfd, msg, sizeof msg);
-      _exit(127);
-    };
-    // Its own group, so a timeout kills whatever the plugin started too.
-    if (setpgid(0, 0) != 0) fail(kSetpgid);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(kPdeathsig);
-    if (getppid() != parent) _exit(127);  // the check process died before the signal was armed
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig = 1; sig < NSIG; ++sig)
-      signal(sig, SIG_DFL);
-    if (dup2(devnull, 0) < 0 || dup2(out_pipe[1], 1) < 0 || dup2(err_pipe[1], 2) < 0) fail(kDup);
-    if (switch_user) {
-      if (setgroups(id.groups.size(), id.groups.data()) != 0) fail(kGroups);
-      if (setgid(id.gid) != 0) fail(kSetgid);
-      if (setuid(id.uid) != 0) fail(kSetuid);
-    }
-    // Nothing of the check process (its hub socket, other plugins' pipes) reaches the plugin.
-    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(kCloexec);
-    execve(program.c_str(), args.data(), environ);
-    fail(kExec);
-  }
-
+  // vfork returns here once the child has exec'd or exited: its failure, if any, is in plan.
   close(out_pipe[1]);
   close(err_pipe[1]);
-  close(fail_pipe[1]);
   close(devnull);
-  // The child closes the fail pipe by exec (CLOEXEC) or writes why it could not get there.
-  int msg[2] = {0, 0};
-  ssize_t n;
-  do {
-    n = read(fail_pipe[0], msg, sizeof msg);
-  } while (n < 0 && errno == EINTR);
-  close(fail_pipe[0]);
 
   std::unique_ptr<CommandRun> run(new CommandRun);
   run->pid_ = pid;
@@ -250,16 +279,17 @@ std::unique_ptr<CommandRun> CommandRun::start(const config::CommandCheck& cmd, s
   run->err_fd_ = err_pipe[0];
   fcntl(run->out_fd_, F_SETFL, O_NONBLOCK);
   fcntl(run->err_fd_, F_SETFL, O_NONBLOCK);
-  if (n == sizeof msg) {
-    const int step = msg[0] >= 0 && msg[0] <= kExec ? msg[0] : kExec;
+  if (plan.fail_step >= 0) {
+    const int step = plan.fail_step <= kExec ? plan.fail_step : kExec;
+    const int e = plan.fail_errno;
     if (switch_user && step >= kGroups && step <= kSetuid) {
-      error = "cannot run as user '" + cmd.user + "': " + kStepNames[step] + ": " +
-              std::strerror(msg[1]);
+      error =
+          "cannot run as user '" + cmd.user + "': " + kStepNames[step] + ": " + std::strerror(e);
     } else if (step == kExec) {
-      error = "cannot execute " + program + ": " + std::strerror(msg[1]);
+      error = "cannot execute " + program + ": " + std::strerror(e);
     } else {
       error = std::string("cannot start ") + program + ": " + kStepNames[step] + ": " +
-              std::strerror(msg[1]);
+              std::strerror(e);
     }
     return nullptr;  // the destructor reaps the child, which has exited
   }
