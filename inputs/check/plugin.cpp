@@ -129,6 +129,22 @@ struct ChildPlan {
   _exit(127);
 }
 
+// vfork in a function of its own, so no local of the caller lives across it (the compiler
+// cannot keep such a variable in a register the child may clobber).
+[[gnu::noinline]] pid_t vforkExec(ChildPlan& plan) {
+  // No signal handler may run in the child while it shares the parent's memory: all signals
+  // are blocked across vfork; the child resets the handlers before it unblocks them.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  const pid_t pid = vfork();
+  if (pid == 0) execChild(plan);  // never returns
+  const int e = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = e;
+  return pid;
+}
+
 }  // namespace
 
 PluginOutput parsePluginOutput(std::string_view out) {
@@ -216,15 +232,17 @@ std::unique_ptr<CommandRun> CommandRun::start(const config::CommandCheck& cmd, s
   if (program.empty()) return nullptr;
 
   Identity id;
-  const bool switch_user = !cmd.user.empty();
-  if (switch_user) {
+  if (!cmd.user.empty()) {
     if (!lookupUser(cmd.user, id, error)) return nullptr;
     if (geteuid() != 0 && id.uid != geteuid()) {
-      error = "cannot run as user '" + cmd.user + "': switching users needs root, and the check " +
-              "process runs as uid " + std::to_string(geteuid());
+      error = "cannot run as user '" + cmd.user +
+              "': switching users needs root, and the check process runs as uid " +
+              std::to_string(geteuid());
       return nullptr;
     }
   }
+  // Not root but already that user: nothing to switch (setgroups would need root).
+  const bool switch_user = !cmd.user.empty() && geteuid() == 0;
 
   std::vector<char*> args;
   for (const auto& a : cmd.argv)
@@ -255,14 +273,7 @@ std::unique_ptr<CommandRun> CommandRun::start(const config::CommandCheck& cmd, s
   plan.groups = id.groups.data();
   plan.ngroups = id.groups.size();
   plan.parent = getpid();
-  // No signal handler may run in the child while it shares the parent's memory: all signals
-  // are blocked across vfork; the child resets the handlers before it unblocks them.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  const pid_t pid = vfork();
-  if (pid == 0) execChild(plan);  // never returns
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  const pid_t pid = vforkExec(plan);
   if (pid < 0) {
     error = std::string("cannot start: vfork: ") + std::strerror(errno);
     closeAll();
