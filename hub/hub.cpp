@@ -6,7 +6,6 @@
 #include "common/report.h"
 #include "common/zmq_util.h"
 #include "hub/recovery.h"
-#include "hub/spawn.h"
 #include "inputs/registry.h"
 #include "outputs/registry.h"
 
@@ -222,7 +221,9 @@ pid_t Hub::spawn(const ProcessSpec& spec) {
                                 "3"};
   for (const auto& a : spec.args)
     argv.push_back(a);
-  const pid_t pid = spawnChild(argv, {config_fd_});
+  SpawnOptions opts;
+  opts.pass = {config_fd_};
+  const pid_t pid = spawnChild(argv, opts);
   if (pid > 0) spdlog::info("started {} (pid {})", spec.id, pid);
   return pid;
 }
