@@ -26,7 +26,8 @@ int main(ChildContext& ctx) {
   };
 
   Runner runner(*ctx.config.inputs.check,
-                RunnerOptions{ctx.config.node, ctx.config.state_dir / "check.state"},
+                RunnerOptions{ctx.config.node, ctx.config.state_dir / "check.state",
+                              ctx.config.file.parent_path()},
                 [&](const Report& r) { return link.submit(r); });
   runner.start(link.deskOn());
   link.ready();

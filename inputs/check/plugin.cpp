@@ -1,24 +1,20 @@
-// Command checks; see plugin.h. vfork+exec rather than posix_spawn, because the child must
-// switch user and set its parent-death signal, which posix_spawn cannot do; and vfork rather
-// than fork, because copying the check process's page tables for every run was the largest
-// part of its CPU time (see bench/checks.cpp).
+// Command checks; see plugin.h. Plugins start through common/spawn.h like every other
+// child (own process group, parent-death signal, clean signals, no inherited descriptors,
+// user switch); this file adds the pipes, the pidfd and the plugin convention.
 #include "inputs/check/plugin.h"
+
+#include "common/spawn.h"
 
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/close_range.h>
 #include <pwd.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-extern char** environ;
 
 namespace reporthub::inputs::check {
 
@@ -42,18 +38,13 @@ void appendBounded(std::string& to, std::string_view what, std::size_t max) {
   to.append(what.substr(0, max - std::min(max, to.size())));
 }
 
-// The steps of the child before exec, named in the error it sends back.
-enum Step : int { kSetpgid, kPdeathsig, kDup, kGroups, kSetgid, kSetuid, kCloexec, kExec };
-constexpr const char* kStepNames[] = {"setpgid", "prctl",  "dup2",        "setgroups",
-                                      "setgid",  "setuid", "close_range", "exec"};
-
 struct Identity {
   uid_t uid = 0;
   gid_t gid = 0;
   std::vector<gid_t> groups;
 };
 
-// Looks up `user` before vfork (NSS may allocate, open files, even talk to a daemon).
+// Looks up `user` before the child starts (NSS may allocate, open files, talk to a daemon).
 bool lookupUser(const std::string& user, Identity& id, std::string& error) {
   std::vector<char> buf(16 * 1024);
   passwd pw{};
@@ -80,69 +71,6 @@ bool lookupUser(const std::string& user, Identity& id, std::string& error) {
   }
   id.groups.resize(static_cast<std::size_t>(n));
   return true;
-}
-
-// Everything the child needs, prepared before vfork. The child shares the parent's memory
-// until exec, so it only reads this and writes the two fail fields.
-struct ChildPlan {
-  const char* program = nullptr;
-  char** argv = nullptr;
-  int devnull = -1, out = -1, err = -1;
-  bool switch_user = false;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  const gid_t* groups = nullptr;
-  std::size_t ngroups = 0;
-  pid_t parent = 0;
-  volatile int fail_step = -1;  // set by the child when it cannot reach exec
-  volatile int fail_errno = 0;
-};
-
-// The child between vfork and exec. Only system calls: the parent's other threads keep
-// running, and its heap and locks are shared. The uid/gid calls are made directly, because
-// glibc's wrappers would try to change the credentials of every thread of the parent too.
-[[noreturn]] void execChild(ChildPlan& p) {
-  auto fail = [&p](int step) {
-    p.fail_errno = errno;
-    p.fail_step = step;
-    _exit(127);
-  };
-  // Its own group, so a timeout kills whatever the plugin started too.
-  if (setpgid(0, 0) != 0) fail(kSetpgid);
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(kPdeathsig);
-  if (getppid() != p.parent) _exit(127);  // the check process died before the signal was armed
-  for (int sig = 1; sig < NSIG; ++sig)
-    signal(sig, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (dup2(p.devnull, 0) < 0 || dup2(p.out, 1) < 0 || dup2(p.err, 2) < 0) fail(kDup);
-  if (p.switch_user) {
-    if (syscall(SYS_setgroups, p.ngroups, p.groups) != 0) fail(kGroups);
-    if (syscall(SYS_setgid, p.gid) != 0) fail(kSetgid);
-    if (syscall(SYS_setuid, p.uid) != 0) fail(kSetuid);
-  }
-  // Nothing of the check process (its hub socket, other plugins' pipes) reaches the plugin.
-  if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(kCloexec);
-  execve(p.program, p.argv, environ);
-  fail(kExec);
-  _exit(127);
-}
-
-// vfork in a function of its own, so no local of the caller lives across it (the compiler
-// cannot keep such a variable in a register the child may clobber).
-[[gnu::noinline]] pid_t vforkExec(ChildPlan& plan) {
-  // No signal handler may run in the child while it shares the parent's memory: all signals
-  // are blocked across vfork; the child resets the handlers before it unblocks them.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  const pid_t pid = vfork();
-  if (pid == 0) execChild(plan);  // never returns
-  const int e = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  errno = e;
-  return pid;
 }
 
 }  // namespace
@@ -202,108 +130,73 @@ std::string resolveProgram(const std::string& name, std::string& error) {
     error = "empty command";
     return "";
   }
+  // A path is taken as written, so exec names the precise problem (missing, not executable).
   if (name.find('/') != std::string::npos) return name;
-  const char* env = getenv("PATH");
-  const std::string path = env && *env ? env : "/usr/local/bin:/usr/bin:/bin";
-  std::size_t pos = 0;
-  while (pos <= path.size()) {
-    auto end = path.find(':', pos);
-    if (end == std::string::npos) end = path.size();
-    std::string dir = path.substr(pos, end - pos);
-    pos = end + 1;
-    if (dir.empty()) continue;  // an empty entry means the working directory: not trusted
-    std::string candidate = dir + "/" + name;
-    struct stat st {};
-    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
-    }
+  std::string found = findProgram(name);
+  if (found.empty()) {
+    const char* path = getenv("PATH");
+    error =
+        "'" + name + "' not found in PATH (" + (path ? path : "/usr/local/bin:/usr/bin:/bin") + ")";
   }
-  error = "'" + name + "' not found in PATH (" + path + ")";
-  return "";
+  return found;
 }
 
-std::unique_ptr<CommandRun> CommandRun::start(const config::CommandCheck& cmd, std::string& error) {
+std::unique_ptr<CommandRun> CommandRun::start(const config::CommandCheck& cmd,
+                                              const std::filesystem::path& workdir,
+                                              std::string& error) {
   if (cmd.argv.empty()) {
     error = "empty command";
     return nullptr;
   }
-  const std::string program = resolveProgram(cmd.argv[0], error);
-  if (program.empty()) return nullptr;
+  std::vector<std::string> argv = cmd.argv;
+  argv[0] = resolveProgram(cmd.argv[0], error);
+  if (argv[0].empty()) return nullptr;
 
-  Identity id;
+  SpawnOptions opts;
+  opts.cwd = workdir.string();
   if (!cmd.user.empty()) {
+    Identity id;
     if (!lookupUser(cmd.user, id, error)) return nullptr;
-    if (geteuid() != 0 && id.uid != geteuid()) {
+    if (geteuid() == 0) {
+      opts.uid = id.uid;
+      opts.gid = id.gid;
+      opts.groups = std::move(id.groups);
+    } else if (id.uid != geteuid()) {
       error = "cannot run as user '" + cmd.user +
               "': switching users needs root, and the check process runs as uid " +
               std::to_string(geteuid());
       return nullptr;
-    }
+    }  // else: already that user, and setgroups would need root for nothing
   }
-  // Not root but already that user: nothing to switch (setgroups would need root).
-  const bool switch_user = !cmd.user.empty() && geteuid() == 0;
 
-  std::vector<char*> args;
-  for (const auto& a : cmd.argv)
-    args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-
-  int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-  const int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  auto closeAll = [&] {
-    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], devnull}) {
+  int out[2] = {-1, -1}, err[2] = {-1, -1};
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+    error = std::string("cannot start: pipe: ") + std::strerror(errno);
+    for (int fd : {out[0], out[1], err[0], err[1]}) {
       if (fd >= 0) close(fd);
     }
-  };
-  if (devnull < 0 || pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
-    error = std::string("cannot start: pipe: ") + std::strerror(errno);
-    closeAll();
     return nullptr;
   }
-  ChildPlan plan;
-  plan.program = program.c_str();
-  plan.argv = args.data();
-  plan.devnull = devnull;
-  plan.out = out_pipe[1];
-  plan.err = err_pipe[1];
-  plan.switch_user = switch_user;
-  plan.uid = id.uid;
-  plan.gid = id.gid;
-  plan.groups = id.groups.data();
-  plan.ngroups = id.groups.size();
-  plan.parent = getpid();
-  const pid_t pid = vforkExec(plan);
+  opts.stdout_fd = out[1];
+  opts.stderr_fd = err[1];
+  const pid_t pid = spawnChild(argv, opts);
+  const int spawn_errno = errno;
+  close(out[1]);
+  close(err[1]);
   if (pid < 0) {
-    error = std::string("cannot start: vfork: ") + std::strerror(errno);
-    closeAll();
+    close(out[0]);
+    close(err[0]);
+    error = "cannot execute " + argv[0] +
+            (opts.uid ? " as user '" + cmd.user + "'" : std::string()) + ": " +
+            std::strerror(spawn_errno);
     return nullptr;
   }
-  // vfork returns here once the child has exec'd or exited: its failure, if any, is in plan.
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-  close(devnull);
-
   std::unique_ptr<CommandRun> run(new CommandRun);
   run->pid_ = pid;
-  run->out_fd_ = out_pipe[0];
-  run->err_fd_ = err_pipe[0];
+  run->out_fd_ = out[0];
+  run->err_fd_ = err[0];
   fcntl(run->out_fd_, F_SETFL, O_NONBLOCK);
   fcntl(run->err_fd_, F_SETFL, O_NONBLOCK);
-  if (plan.fail_step >= 0) {
-    const int step = plan.fail_step <= kExec ? plan.fail_step : kExec;
-    const int e = plan.fail_errno;
-    if (switch_user && step >= kGroups && step <= kSetuid) {
-      error =
-          "cannot run as user '" + cmd.user + "': " + kStepNames[step] + ": " + std::strerror(e);
-    } else if (step == kExec) {
-      error = "cannot execute " + program + ": " + std::strerror(e);
-    } else {
-      error = std::string("cannot start ") + program + ": " + kStepNames[step] + ": " +
-              std::strerror(e);
-    }
-    return nullptr;  // the destructor reaps the child, which has exited
-  }
   run->pidfd_ = pidfdOpen(pid);
   if (run->pidfd_ < 0) {
     error = std::string("cannot watch the started command: pidfd_open: ") + std::strerror(errno);

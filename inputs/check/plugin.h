@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,15 +34,19 @@ PluginOutput parsePluginOutput(std::string_view out);
 // text is stdout's first line, or stderr's if stdout has none.
 Result pluginResult(int wait_status, std::string_view out, std::string_view err);
 
-// Finds argv[0] in PATH unless it holds a '/'. Returns "" with `error` set if not found.
+// argv[0] as it will be run: as written if it holds a '/' (the loader made it absolute),
+// else found in PATH. Returns "" with `error` set if not found.
 std::string resolveProgram(const std::string& name, std::string& error);
 
 // One running command. Owns its pidfd and the read ends of its stdout and stderr pipes.
 class CommandRun {
  public:
-  // Starts `cmd` in its own process group with stdin on /dev/null, as `cmd.user` if set.
-  // Returns null with `error` set (a reason for an UNKNOWN result) if it could not start.
-  static std::unique_ptr<CommandRun> start(const config::CommandCheck& cmd, std::string& error);
+  // Starts `cmd` in `workdir`, in its own process group with stdin on /dev/null, as
+  // `cmd.user` if set. Returns null with `error` set (a reason for an UNKNOWN result) if it
+  // could not start.
+  static std::unique_ptr<CommandRun> start(const config::CommandCheck& cmd,
+                                           const std::filesystem::path& workdir,
+                                           std::string& error);
   // A run still going is killed (its whole group) and reaped.
   ~CommandRun();
   CommandRun(const CommandRun&) = delete;

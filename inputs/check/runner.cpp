@@ -262,7 +262,7 @@ void Runner::startRun(std::size_t i, Clock::time_point now) {
 
   if (const auto* cmd = std::get_if<config::CommandCheck>(&c.probe)) {
     std::string error;
-    s.cmd = CommandRun::start(*cmd, error);
+    s.cmd = CommandRun::start(*cmd, opts_.workdir, error);
     if (!s.cmd) {
       s.phase = Phase::running;  // finish() expects a run in progress
       ++running_;

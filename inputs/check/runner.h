@@ -37,6 +37,7 @@ constexpr Duration kBuiltinGrace = std::chrono::seconds(1);
 struct RunnerOptions {
   std::string node;                  // origin of the reports
   std::filesystem::path state_file;  // where states are kept across restarts; "" = nowhere
+  std::filesystem::path workdir;     // plugins run here (the config file's directory); "" = ours
   Duration summary_every = std::chrono::seconds(60);
 };
 

@@ -202,7 +202,7 @@ TEST_CASE("queue check: entries in a directory against warn and crit", "[check]"
 
   dir.write("q/a", "");
   CHECK(queueProbe(c).text == "1 entry in " + (dir / "q").string());
-  dir.write("q/.hidden", "");  // every entry counts, a subdirectory too
+  dir.write("q/.hidden", "");               // every entry counts, a subdirectory too
   CHECK(queueProbe(c).state == State::ok);  // at the limit is not above it
   std::filesystem::create_directories(dir / "q/sub");
   CHECK(queueProbe(c).state == State::warning);

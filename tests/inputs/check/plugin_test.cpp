@@ -124,7 +124,7 @@ TEST_CASE("command run: output captured, exit status and perfdata", "[check]") {
   std::string error;
   auto run = CommandRun::start(sh("echo 'LOAD WARNING - 4.2 | load1=4.2;4;8'; echo oops >&2; "
                                   "exit 1"),
-                               error);
+                               {}, error);
   REQUIRE(run);
   auto r = runToEnd(*run);
   CHECK(r.state == State::warning);
@@ -140,7 +140,7 @@ TEST_CASE("command run: its own process group, stdin empty, nothing inherited", 
   // fd 3 and up are the test's own (Catch, its temp files); none may reach the plugin.
   auto run = CommandRun::start(
       sh("echo \"$(ps -o pgid= -p $$ | tr -d ' ') $$ $(cat | wc -c) $(ls /proc/self/fd | wc -l)\""),
-      error);
+      {}, error);
   REQUIRE(run);
   const auto r = runToEnd(*run);
   INFO(r.text);
@@ -157,7 +157,8 @@ TEST_CASE("command run: a timeout kills the whole process group", "[check]") {
   test::TempDir dir;
   const auto pidfile = dir / "bg.pid";
   std::string error;
-  auto run = CommandRun::start(sh("sleep 30 & echo $! > " + pidfile.string() + "; wait"), error);
+  auto run =
+      CommandRun::start(sh("sleep 30 & echo $! > " + pidfile.string() + "; wait"), {}, error);
   REQUIRE(run);
   pid_t bg = 0;
   const auto deadline = std::chrono::steady_clock::now() + 5s;
@@ -181,22 +182,30 @@ TEST_CASE("command run: a timeout kills the whole process group", "[check]") {
 
 TEST_CASE("command run: commands that cannot start give a reason", "[check]") {
   std::string error;
-  CHECK(!CommandRun::start({{"/nonexistent/check_x"}, ""}, error));
+  CHECK(!CommandRun::start({{"/nonexistent/check_x"}, ""}, {}, error));
   CHECK(error == "cannot execute /nonexistent/check_x: No such file or directory");
 
   error.clear();
-  CHECK(!CommandRun::start({{"no-such-plugin-anywhere"}, ""}, error));
+  CHECK(!CommandRun::start({{"no-such-plugin-anywhere"}, ""}, {}, error));
   CHECK(error.find("'no-such-plugin-anywhere' not found in PATH") == 0);
 
   test::TempDir dir;
   const auto noexec = dir.write("plugin.sh", "#!/bin/sh\nexit 0\n");
   error.clear();
-  CHECK(!CommandRun::start({{noexec.string()}, ""}, error));
+  CHECK(!CommandRun::start({{noexec.string()}, ""}, {}, error));
   CHECK(error == "cannot execute " + noexec.string() + ": Permission denied");
 
   error.clear();
-  CHECK(!CommandRun::start({{"/bin/true"}, "no-such-user-xyz"}, error));
+  CHECK(!CommandRun::start({{"/bin/true"}, "no-such-user-xyz"}, {}, error));
   CHECK(error == "no such user 'no-such-user-xyz'");
+}
+
+TEST_CASE("command run: in the given working directory", "[check]") {
+  test::TempDir dir;
+  std::string error;
+  auto run = CommandRun::start(sh("pwd"), dir.path(), error);
+  REQUIRE(run);
+  CHECK(runToEnd(*run).text == dir.path().string());
 }
 
 TEST_CASE("command run: PATH lookup", "[check]") {
@@ -205,14 +214,14 @@ TEST_CASE("command run: PATH lookup", "[check]") {
   CHECK(!sh_path.empty());
   CHECK(sh_path.find("/sh") != std::string::npos);
   CHECK(resolveProgram("/bin/x", error) == "/bin/x");  // a path is taken as written
-  auto run = CommandRun::start({{"sh", "-c", "exit 2"}, ""}, error);
+  auto run = CommandRun::start({{"sh", "-c", "exit 2"}, ""}, {}, error);
   REQUIRE(run);
   CHECK(runToEnd(*run).state == State::critical);
 }
 
 TEST_CASE("command run: as another user", "[check]") {
   std::string error;
-  auto run = CommandRun::start({{"/bin/sh", "-c", "echo $(id -u) $(id -g)"}, "nobody"}, error);
+  auto run = CommandRun::start({{"/bin/sh", "-c", "echo $(id -u) $(id -g)"}, "nobody"}, {}, error);
   if (geteuid() != 0) {
     // Not root: switching is impossible and says so instead of running as the wrong user.
     CHECK(!run);
@@ -228,7 +237,8 @@ TEST_CASE("command run: as another user", "[check]") {
 TEST_CASE("command run: output beyond the capture limit is drained, not kept", "[check]") {
   std::string error;
   // 1 MiB is far more than a pipe holds: the plugin finishes only if it is read.
-  auto run = CommandRun::start(sh("head -c 1048576 /dev/zero | tr '\\0' x; echo; exit 2"), error);
+  auto run =
+      CommandRun::start(sh("head -c 1048576 /dev/zero | tr '\\0' x; echo; exit 2"), {}, error);
   REQUIRE(run);
   const auto r = runToEnd(*run);
   CHECK(r.state == State::critical);

@@ -61,11 +61,11 @@ struct Rig {
   std::filesystem::path state_file;
 
   void start(bool desk_on = true) {
-    runner =
-        std::make_unique<Runner>(cfg, RunnerOptions{"alpha", state_file}, [this](const Report& r) {
-          reports.push_back(r);
-          return true;
-        });
+    runner = std::make_unique<Runner>(cfg, RunnerOptions{"alpha", state_file, {}},
+                                      [this](const Report& r) {
+                                        reports.push_back(r);
+                                        return true;
+                                      });
     runner->start(desk_on);
   }
   // Steps the runner until `cond` holds; false if `timeout` passes first.
