@@ -70,7 +70,7 @@ TEST_CASE("check: plugin exit codes 0-3 and a timeout reach the operator log as 
                                  "echo \"state $c | v=$c\"\nexit $c\n");
   writeFile(hub.config(), readFile(hub.config()) + kRouting +
                               "inputs:\n  check:\n    checks:\n"
-                              "      - { name: t, every: 300ms, timeout: 200ms, category: APP,"
+                              "      - { name: t, every: 400ms, timeout: 300ms, category: APP,"
                               " command: [" +
                               plugin + "] }\n");
   hub.start();
@@ -81,7 +81,7 @@ TEST_CASE("check: plugin exit codes 0-3 and a timeout reach the operator log as 
   const std::vector<std::pair<std::string, std::string>> steps = {
       {"1", "alpha APP warning t: WARNING - state 1"},
       {"2", "alpha APP critical t: CRITICAL - state 2"},
-      {"hang", "alpha APP error t: UNKNOWN - timed out after 200ms"},
+      {"hang", "alpha APP error t: UNKNOWN - timed out after 300ms"},
       {"0", "alpha APP info t: OK - state 0"},
       {"3", "alpha APP error t: UNKNOWN - state 3"},
   };
@@ -125,8 +125,8 @@ TEST_CASE("check: a hanging check does not delay a 1 s check", "[check][integrat
   for (std::size_t i = 1; i < t.size(); ++i) {
     const double gap = static_cast<double>(std::stoll(t[i]) - std::stoll(t[i - 1])) / 1e9;
     INFO("gap " << i << ": " << gap << "s");
-    CHECK(gap > 0.8);
-    CHECK(gap < 1.2);
+    CHECK(gap > 0.7);
+    CHECK(gap < 1.5);  // held up by the hang, it would be 3s
   }
   // The timeout killed the plugin's whole process group, its background child too.
   const int sleeper = std::stoi(readFile(bg));

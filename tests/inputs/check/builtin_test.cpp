@@ -63,8 +63,8 @@ TEST_CASE("disk check: used percent of the filesystem against warn and crit", "[
 
   CHECK(diskProbe({dir.path(), 0, 100}).state == State::warning);
   CHECK(diskProbe({dir.path(), 0, 0}).state == State::critical);
-  CHECK(diskProbe({dir.path(), static_cast<double>(pct), 100}).state ==
-        State::warning);  // at the limit counts
+  // A limit at or below the usage warns (5 points of room: other programs write to this disk).
+  CHECK(diskProbe({dir.path(), std::max(0.0, pct - 5.0), 100}).state == State::warning);
   r = diskProbe({dir / "missing", 85, 95});
   CHECK(r.state == State::unknown);
   CHECK(r.text == "statvfs " + (dir / "missing").string() + ": No such file or directory");
