@@ -111,7 +111,11 @@ TEST_CASE("check runner: exit codes 0-3 and a timeout map to states, only change
                                  "exit $c\n");
   Rig rig;
   rig.cfg.checks.push_back(command("t", {plugin}, 200ms, 150ms));
-  auto set = [&](const std::string& c) { std::ofstream(code) << c; };
+  // Replaced in one step: a plugin never reads the empty file a truncating write leaves.
+  auto set = [&](const std::string& c) {
+    std::ofstream(code.string() + ".new") << c;
+    std::filesystem::rename(code.string() + ".new", code);
+  };
   set("0");
   rig.start();
   // Three results per state: the last two surely saw the new code, and the changes stay
@@ -291,7 +295,8 @@ TEST_CASE("check runner: saved states are not reported again by the next process
   second.start();
   REQUIRE(second.runs(3));
   CHECK(second.reports.empty());
-  std::ofstream(code) << "0";
+  std::ofstream(code.string() + ".new") << "0";
+  std::filesystem::rename(code.string() + ".new", code);
   REQUIRE(second.until([&] { return !second.reports.empty(); }));
   REQUIRE(second.stop());
   CHECK(second.texts() == std::vector<std::string>{"p: OK - state 0"});
