@@ -15,12 +15,14 @@ if [[ "${1:-}" == "--quick" ]]; then
   latency_args=(-n 5000 -r 1)
   shutdown_args=(-r 1)
   recovery_args=(-n 10000 -r 1)
+  checks_args=(-n 200 --every 2 -d 4)
   desksend_args=(-n 1000 -r 1)
 else
   throughput_args=()
   latency_args=()
   shutdown_args=()
   recovery_args=()
+  checks_args=()
   desksend_args=()
 fi
 
@@ -34,5 +36,7 @@ echo
 "$build/bench/shutdown" "${shutdown_args[@]}"
 echo
 "$build/bench/recovery" "${recovery_args[@]}"
+echo
+"$build/bench/checks" "${checks_args[@]}"
 echo
 "$build/bench/desksend" "${desksend_args[@]}"

@@ -1099,7 +1099,8 @@ nlohmann::json Hub::status(TimePoint now) const {
         {"restarts", p.restarts},
         {"last_exit", p.last_exit},
         {"uptime_s", p.state == State::running ? seconds(since(now, p.ready_at)) : 0.0},
-        {"throttled", p.policy.throttled()}};
+        {"throttled", p.policy.throttled()},
+        {"desk_only", p.spec.desk_only}};
     if (p.state == State::backoff) j["next_restart_in_s"] = seconds(since(p.deadline, now));
     // With the pid, the kernel start time identifies the process beyond pid reuse: the next
     // hub uses it to find this one's leftovers after a crash.

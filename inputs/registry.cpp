@@ -1,12 +1,15 @@
 // The input role table; see registry.h.
 #include "inputs/registry.h"
 
+#include "inputs/check/check.h"
 #include "inputs/testproc/testproc.h"
 
 namespace reporthub::inputs {
 
 std::span<const RoleInfo> registry() {
   static const RoleInfo kRoles[] = {
+      {"check", wire::Kind::input, &check::main,
+       "runs checks on their intervals, reports state changes"},
       {"testproc", wire::Kind::input, &testproc::main, "misbehaves on purpose, for tests"},
   };
   return kRoles;
