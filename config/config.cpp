@@ -171,7 +171,7 @@ std::string_view outputOf(const Recipient& r) {
   return std::visit(Visitor{}, r);
 }
 
-std::optional<MailRecipient> readMail(Context& ctx, const Value& v) {
+std::optional<MailRecipient> readMail(Context& ctx, const Value& v, const Config& cfg) {
   if (!v.node.IsSequence()) {
     wrongType(ctx, v, "a sequence of user names");
     return std::nullopt;
@@ -185,7 +185,18 @@ std::optional<MailRecipient> readMail(Context& ctx, const Value& v) {
   for (std::size_t i = 0; i < v.node.size(); ++i) {
     const YAML::Node item = v.node[i];
     const Value user{item, item.Mark(), v.path + "[" + std::to_string(i) + "]"};
-    auto name = readName(ctx, user, "user name");
+    auto name = readText(ctx, user);
+    const std::string problem = name ? mailUserProblem(*name) : "";
+    if (!problem.empty()) {
+      ctx.add(user.mark, user.path + ": '" + *name + "': " + problem);
+      name.reset();
+    }
+    const auto& smtp = cfg.outputs.desksend ? cfg.outputs.desksend->smtp : std::nullopt;
+    if (name && smtp && smtp->domain.empty() && name->find('@') == std::string::npos) {
+      ctx.add(user.mark, user.path + ": '" + *name +
+                             "' is not an address and outputs.desksend.smtp.domain is not set "
+                             "(write USER@DOMAIN or set the domain)");
+    }
     if (!name) {
       ok = false;
     } else if (std::find(mail.users.begin(), mail.users.end(), *name) != mail.users.end()) {
@@ -245,7 +256,7 @@ std::optional<Recipient> readRecipient(Context& ctx, const Value& v, const Confi
     ctx.add(v.mark, v.path + ": use either mail or node/recipient, not both");
     return std::nullopt;
   }
-  if (mail) return readMail(ctx, *s.get("mail"));
+  if (mail) return readMail(ctx, *s.get("mail"), cfg);
   if (node) return readNodeRecipient(s, cfg);
   if (s.entries().empty()) {
     ctx.add(v.mark, v.path + ": empty; expected {mail: [USER, ...]} or {node: N, recipient: R}");
@@ -454,12 +465,39 @@ Location locate(const std::string& text, const fs::path& path) {
 
 namespace {
 
+constexpr std::size_t kMaxMailUser = 255;  // NAME_MAX: the user names a directory
+
+bool isMailAtext(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
+}
+
 [[noreturn]] void cannotRead(const fs::path& path, int err) {
   throw ConfigError(
       {Problem{path.string(), 0, 0, "cannot read: " + std::generic_category().message(err)}});
 }
 
 }  // namespace
+
+std::string mailUserProblem(std::string_view user) {
+  if (user.empty()) return "a mail user name must not be empty";
+  if (user.size() > kMaxMailUser) return "a mail user name is at most 255 bytes";
+  if (user.front() == '.') return "a mail user name must not start with '.'";
+  std::size_t ats = 0;
+  for (char c : user) {
+    if (c == '/') return "a mail user name must not contain '/'";
+    if (c == '@') {
+      ++ats;
+    } else if (!isMailAtext(c) && c != '.') {
+      return "a mail user name may hold only letters, digits and !#$%&'*+-=?^_`{|}~.@";
+    }
+  }
+  if (ats > 1) return "a mail user name holds at most one '@'";
+  if (user.back() == '@' || (ats == 1 && user.front() == '@')) {
+    return "a mail user name with '@' needs text on both sides";
+  }
+  return {};
+}
 
 std::string readFile(const fs::path& path) {
   try {

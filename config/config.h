@@ -180,6 +180,7 @@ struct SmtpSettings {
   enum class Tls { try_, required, never } tls = Tls::try_;  // STARTTLS when offered
   std::string user;
   std::filesystem::path password_file;
+  std::filesystem::path ca_file;  // CA certificates for a relay signed by a private CA
   Duration timeout = std::chrono::seconds(30);
   bool operator==(const SmtpSettings&) const = default;
 };
@@ -275,6 +276,11 @@ Config loadFromString(const std::string& text, const std::filesystem::path& path
 // than paths are taken if valid and defaulted otherwise. Throws ConfigError if the file
 // cannot be parsed or `paths` is unusable.
 Location locate(const std::string& text, const std::filesystem::path& path);
+
+// Why `user` cannot be a mail user ("" if it can). A user names a Maildir directory and,
+// for SMTP, a mailbox: 1-255 bytes of letters, digits and !#$%&'*+-=?^_`{|}~.@, at most one
+// '@', not starting with '.' (so never "." or ".."), and never '/'.
+std::string mailUserProblem(std::string_view user);
 
 // Reads a whole file; throws ConfigError (line 0) if it cannot.
 std::string readFile(const std::filesystem::path& path);

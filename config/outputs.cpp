@@ -63,8 +63,20 @@ void readPrinter(const Section& s, const fs::path& dir, Config& cfg) {
   cfg.outputs.printer = std::move(p);
 }
 
+// A From: header goes into every message as is: printable ASCII only, so no report can
+// smuggle a header line in through the config.
+void checkFrom(const Section& s, std::string_view key, std::string& from) {
+  const bool printable = std::all_of(from.begin(), from.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
+  });
+  if (printable) return;
+  s.ctx().add(s.get(key)->mark, s.path() + "." + std::string(key) +
+                                    ": use printable ASCII only (addr or Name <addr>)");
+  from.clear();
+}
+
 void readSmtp(const Section& s, const fs::path& dir, DesksendOutput& d) {
-  s.allowOnly({"url", "from", "domain", "tls", "user", "password_file", "timeout"});
+  s.allowOnly({"url", "from", "domain", "tls", "user", "password_file", "ca_file", "timeout"});
   SmtpSettings smtp;
   s.text("url", smtp.url, Need::required);
   if (!smtp.url.empty() && !smtp.url.starts_with("smtp://") && !smtp.url.starts_with("smtps://")) {
@@ -73,8 +85,14 @@ void readSmtp(const Section& s, const fs::path& dir, DesksendOutput& d) {
                     smtp.url + "'");
   }
   s.text("from", smtp.from);
-  s.text("domain", smtp.domain, Need::required);
+  checkFrom(s, "from", smtp.from);
+  s.text("domain", smtp.domain);
   s.choice("tls", smtp.tls, kTlsNames);
+  if (smtp.tls == SmtpSettings::Tls::never && smtp.url.starts_with("smtps://")) {
+    s.ctx().add(s.get("tls")->mark,
+                s.path() + ".tls: 'never' contradicts an smtps:// url (TLS from the start)");
+  }
+  s.path("ca_file", smtp.ca_file, dir);
   s.text("user", smtp.user);
   s.path("password_file", smtp.password_file, dir);
   if (smtp.user.empty() != smtp.password_file.empty()) {
@@ -91,6 +109,7 @@ void readDesksend(const Section& s, const fs::path& dir, Config& cfg) {
   d.maildir = resolve(dir, "var/mail");
   s.path("maildir", d.maildir, dir);
   s.text("from", d.from);
+  checkFrom(s, "from", d.from);
   if (d.from.empty()) d.from = "reporthub@" + (cfg.node.empty() ? "localhost" : cfg.node);
   if (s.find("smtp")) readSmtp(s.section("smtp"), dir, d);
   d.retry = readRetry(s.section("retry"));

@@ -37,7 +37,7 @@ std::vector<std::string> mailUsers(const config::Config& cfg) {
   for (const auto& [name, recipient] : cfg.recipients) {
     if (const auto* m = std::get_if<config::MailRecipient>(&recipient)) {
       for (const auto& u : m->users) {
-        if (checkUser(u).empty() && seen.insert(u).second) users.push_back(u);
+        if (config::mailUserProblem(u).empty() && seen.insert(u).second) users.push_back(u);
       }
     }
   }
@@ -78,6 +78,7 @@ Desksend::Desksend(const config::Config& cfg, std::string host)
     o.user = cfg_.smtp->user;
     if (!cfg_.smtp->password_file.empty()) o.password = readPassword(cfg_.smtp->password_file);
     o.timeout = cfg_.smtp->timeout;
+    o.ca_file = cfg_.smtp->ca_file.string();
     smtp_ = std::make_unique<SmtpClient>(std::move(o));
   }
   // What a predecessor staged and recorded but did not rename is delivered now; what it
@@ -118,7 +119,7 @@ wire::Status Desksend::deliver(const Report& r, const wire::Deliver& d, std::str
   for (const auto& target : d.targets) {
     for (const auto& user : target.params) {
       if (!users.insert(user).second) continue;  // one message per user, however reached
-      if (const auto why = checkUser(user); !why.empty()) {
+      if (const auto why = config::mailUserProblem(user); !why.empty()) {
         ++counters_.rejected;
         const std::string msg = "mail user '" + user + "' of recipient '" + target.recipient +
                                 "' cannot be delivered to: " + why;

@@ -40,8 +40,8 @@ class Maildir {
 
   // Writes `message` to <root>/<user>/tmp/<name>, creating the directories (0700) as
   // needed; the file (0600) waits for sync() and publish(). `user` must have passed
-  // checkUser(). When run as root, new files and directories go to the owner of the user's
-  // directory. False with `error` (naming the call and path) on failure.
+  // config::mailUserProblem(). When run as root, new files and directories go to the owner of the
+  // user's directory. False with `error` (naming the call and path) on failure.
   bool stage(const std::string& user, const std::string& name, std::string_view message,
              std::string& error);
   // Whether this file is staged in the current batch.

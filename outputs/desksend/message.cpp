@@ -14,7 +14,6 @@ constexpr std::size_t kLongestWord = 900;  // beyond this a line could pass the 
 constexpr std::size_t kWordBytes = 45;     // UTF-8 bytes per encoded word: 60 base64 chars,
                                            // 72 with "=?utf-8?B?" and "?=" (limit 75)
 constexpr std::size_t kSubjectText = 100;  // bytes of the report text in the subject
-constexpr std::size_t kMaxUser = 255;      // NAME_MAX: the user names a directory
 
 bool isAtext(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
@@ -143,26 +142,6 @@ bool sevenBitSafe(std::string_view body) {
 }
 
 }  // namespace
-
-std::string checkUser(std::string_view user) {
-  if (user.empty()) return "a mail user name must not be empty";
-  if (user.size() > kMaxUser) return "a mail user name is at most 255 bytes";
-  if (user.front() == '.') return "a mail user name must not start with '.'";
-  std::size_t ats = 0;
-  for (char c : user) {
-    if (c == '/') return "a mail user name must not contain '/'";
-    if (c == '@') {
-      ++ats;
-    } else if (!isAtext(c) && c != '.') {
-      return "a mail user name may hold only letters, digits and !#$%&'*+-=?^_`{|}~.@";
-    }
-  }
-  if (ats > 1) return "a mail user name holds at most one '@'";
-  if (user.back() == '@' || (ats == 1 && user.front() == '@')) {
-    return "a mail user name with '@' needs text on both sides";
-  }
-  return {};
-}
 
 std::string mailAddress(std::string_view user, std::string_view domain) {
   if (user.find('@') != std::string_view::npos || domain.empty()) return std::string(user);

@@ -13,11 +13,6 @@
 
 namespace reporthub::outputs::desksend {
 
-// Why `user` cannot be a mail user ("" if it can). A user names a Maildir directory and,
-// for SMTP, a mailbox: 1-255 bytes of letters, digits and !#$%&'*+-=?^_`{|}~.@, at most one
-// '@', not starting with '.' (so never "." or ".."), and never '/'.
-std::string checkUser(std::string_view user);
-
 // The address mail for `user` goes to: `user` itself if it holds '@', else user@domain.
 std::string mailAddress(std::string_view user, std::string_view domain);
 

@@ -106,7 +106,8 @@ const std::vector<BadCase> kBadCases = {
     {"invalid logscan pattern",
      "node: alpha\ninputs:\n  logscan:\n    files:\n      - path: app.log\n        rules:\n"
      "          - { match: 'disk (\\d+', category: DISK }\n",
-     7, 22, "inputs.logscan.files[0].rules[0].match: invalid pattern 'disk (\\d+': missing closing "
+     7, 22,
+     "inputs.logscan.files[0].rules[0].match: invalid pattern 'disk (\\d+': missing closing "
      "parenthesis at offset 9"},
     {"template group beyond the pattern's groups",
      "node: alpha\ninputs:\n  logscan:\n    files:\n      - path: app.log\n        rules:\n"
@@ -119,7 +120,8 @@ const std::vector<BadCase> kBadCases = {
     {"check with two probes",
      "node: alpha\ninputs:\n  check:\n    checks:\n"
      "      - { name: c, category: C, disk: { path: / }, tcp: { host: h, port: 1 } }\n",
-     5, 9, "inputs.check.checks[0]: needs exactly one of command, disk, file, process, tcp, queue "
+     5, 9,
+     "inputs.check.checks[0]: needs exactly one of command, disk, file, process, tcp, queue "
      "(has disk, tcp)"},
     {"check timeout longer than every",
      "node: alpha\ninputs:\n  check:\n    checks:\n"
@@ -133,11 +135,20 @@ const std::vector<BadCase> kBadCases = {
      "node: alpha\ninputs:\n  check:\n    checks:\n"
      "      - { name: c, category: C, disk: { path: /, warn: 120% } }\n",
      5, 56, "bad percentage '120%' (use 0% to 100%)"},
-    {"printer without command or spool", "node: alpha\noutputs:\n  printer: { batch: 1m }\n", 3,
-     12, "outputs.printer: needs command (e.g. [lp, -d, ops]) or spool (a directory)"},
-    {"smtp without domain",
-     "node: alpha\noutputs:\n  desksend:\n    smtp: { url: 'smtp://127.0.0.1:2525' }\n", 4, 11,
-     "missing required key 'domain' in outputs.desksend.smtp"},
+    {"printer without command or spool", "node: alpha\noutputs:\n  printer: { batch: 1m }\n", 3, 12,
+     "outputs.printer: needs command (e.g. [lp, -d, ops]) or spool (a directory)"},
+    {"smtp without domain for a bare user",
+     "node: alpha\noutputs:\n  desksend:\n    smtp: { url: 'smtp://127.0.0.1:2525' }\n"
+     "recipients:\n  operator: local\n  ops: { mail: [alice@example.net, bob] }\n",
+     7, 36, "recipients.ops.mail[1]: 'bob' is not an address and outputs.desksend.smtp.domain"},
+    {"mail user that would leave the Maildir",
+     "node: alpha\noutputs:\n  desksend: {}\nrecipients:\n  operator: local\n"
+     "  ops: { mail: [..] }\n",
+     6, 17, "recipients.ops.mail[0]: '..': a mail user name must not start with '.'"},
+    {"smtps with tls never",
+     "node: alpha\noutputs:\n  desksend:\n"
+     "    smtp: { url: 'smtps://mail:465', domain: d, tls: never }\n",
+     4, 54, "'never' contradicts an smtps:// url"},
     {"bad rotate size", "node: alpha\noutputs:\n  local: { rotate: { size: lots } }\n", 3, 28,
      "bad size 'lots' (use e.g. 4096, 64KiB, 10MB, 1GiB)"},
     {"bad recipient kind", "node: alpha\nrecipients:\n  operator: console\n", 3, 13,
@@ -364,8 +375,7 @@ TEST_CASE("testproc entries load, their restart policy starting from the top-lev
   CHECK(c.inputs.testproc[3].mode == TestMode::slow_stop);
 }
 
-TEST_CASE("check, logscan, printer and desksend load with their values and defaults",
-          "[config]") {
+TEST_CASE("check, logscan, printer and desksend load with their values and defaults", "[config]") {
   TempDir dir;
   const fs::path file = dir.write(
       "hub.yaml",
@@ -434,8 +444,8 @@ TEST_CASE("check, logscan, printer and desksend load with their values and defau
   CHECK(f.path == dir.path() / "app.log");
   CHECK(f.start_at == StartAt::end);
   REQUIRE(f.rules.size() == 2);
-  CHECK(f.rules[0] == LogRule{"disk (\\w+) failed", "DISK", Severity::critical, "disk {1} failed",
-                              true});
+  CHECK(f.rules[0] ==
+        LogRule{"disk (\\w+) failed", "DISK", Severity::critical, "disk {1} failed", true});
   CHECK(f.rules[1] == LogRule{"ERROR", "APP", Severity::warning, "", false});
 
   CHECK(c.outputs.local.rotate_size == 10u << 20);
@@ -565,4 +575,16 @@ TEST_CASE("readFile reads a file and reports one it cannot read without a line",
 TEST_CASE("Problem::str formats with and without a position", "[config]") {
   CHECK(Problem{"hub.yaml", 3, 7, "bad"}.str() == "hub.yaml:3:7: bad");
   CHECK(Problem{"hub.yaml", 0, 0, "cannot read: x"}.str() == "hub.yaml: cannot read: x");
+}
+
+TEST_CASE("mail user names are checked before they name a directory", "[config]") {
+  for (const char* ok : {"alice", "bob.smith", "ops+disk", "carol@example.net", "x_y-z"})
+    CHECK(mailUserProblem(ok).empty());
+  for (const char* bad : {"", ".", "..", ".hidden", "a/b", "../etc", "a b", "a@b@c", "@x", "x@",
+                          "tab\t", "new\nline", "quote\"", "é"}) {
+    INFO(bad);
+    CHECK_FALSE(mailUserProblem(bad).empty());
+  }
+  CHECK_FALSE(mailUserProblem(std::string(256, 'a')).empty());
+  CHECK(mailUserProblem(std::string(255, 'a')).empty());
 }
