@@ -1,12 +1,15 @@
 // The input role table; see registry.h.
 #include "inputs/registry.h"
 
+#include "inputs/logscan/logscan.h"
 #include "inputs/testproc/testproc.h"
 
 namespace reporthub::inputs {
 
 std::span<const RoleInfo> registry() {
   static const RoleInfo kRoles[] = {
+      {"logscan", wire::Kind::input, &logscan::main,
+       "follows log files and reports lines matching rules"},
       {"testproc", wire::Kind::input, &testproc::main, "misbehaves on purpose, for tests"},
   };
   return kRoles;
