@@ -538,8 +538,9 @@ void Follower::finish(Tracked& t, std::vector<char>& buf) {
   close(t.fd);
   t.fd = -1;
   t.finished = true;
-  spdlog::info("{}: finished {} (rotated away) at offset {}", path_str_, t.where.string(),
-               t.read_pos);
+  // `where` may be stale by now (a rename is what made it a rotated file): name the inode.
+  spdlog::info("{}: finished reading its rotated file (inode {}) at offset {}", path_str_,
+               t.rec.ino, t.read_pos);
 }
 
 void Follower::process(Tracked& t, std::string_view block, bool final) {
