@@ -4,6 +4,7 @@
 #include "config/config.h"
 
 #include "common/file_io.h"
+#include "config/reader.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -22,6 +23,7 @@
 namespace reporthub::config {
 
 namespace fs = std::filesystem;
+using namespace detail;
 
 std::string Problem::str() const {
   if (line == 0) return file + ": " + message;
@@ -52,32 +54,19 @@ struct Plugin {
   std::string_view name;
   bool available;
 };
-constexpr Plugin kInputs[] = {{"check", false},
-                              {"logscan", false},
+constexpr Plugin kInputs[] = {{"check", true},
+                              {"logscan", true},
                               {"ns_receive", false},
                               {"ds_receive", false},
                               {"testproc", true}};
-constexpr Plugin kOutputs[] = {{"local", true},
-                               {"printer", false},
-                               {"desksend", false},
-                               {"ns_send", false},
-                               {"ds_send", false}};
+constexpr Plugin kOutputs[] = {
+    {"local", true}, {"printer", true}, {"desksend", true}, {"ns_send", false}, {"ds_send", false}};
 
 const Plugin* findPlugin(std::span<const Plugin> table, std::string_view name) {
   for (const Plugin& p : table) {
     if (p.name == name) return &p;
   }
   return nullptr;
-}
-
-template <typename Range>
-std::string joinNames(const Range& names) {
-  std::string out;
-  for (const auto& n : names) {
-    if (!out.empty()) out += ", ";
-    out += n;
-  }
-  return out.empty() ? "none" : out;
 }
 
 std::string pluginNames(std::span<const Plugin> table, bool available_only) {
@@ -90,296 +79,11 @@ std::string pluginNames(std::span<const Plugin> table, bool available_only) {
 
 constexpr std::pair<std::string_view, Pending> kPendingNames[] = {{"replay", Pending::replay},
                                                                   {"discard", Pending::discard}};
-constexpr std::pair<std::string_view, LogFormat> kFormatNames[] = {{"text", LogFormat::text},
-                                                                   {"json", LogFormat::json}};
-constexpr std::pair<std::string_view, TestMode> kModeNames[] = {
-    {"healthy", TestMode::healthy},     {"crash", TestMode::crash},
-    {"hang", TestMode::hang},           {"ignore-term", TestMode::ignore_term},
-    {"slow-stop", TestMode::slow_stop}, {"emit", TestMode::emit}};
-// YAML 1.1 reads on/off as booleans; yaml-cpp keeps the text, so both spellings are taken.
-constexpr std::pair<std::string_view, bool> kSwitchNames[] = {
-    {"on", true}, {"off", false}, {"true", true}, {"false", false}};
-
-// Node names, user names and recipient names end up in file names, Maildir paths and
-// other nodes' configs, so they are kept to characters that need no quoting anywhere.
-bool isName(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == '-';
-  });
-}
-
-// Collects the problems of one file, in any order; they are sorted by position when thrown.
-class Context {
- public:
-  explicit Context(std::string file) : file_(std::move(file)) {}
-
-  void add(const YAML::Mark& at, std::string message) {
-    // A null mark (a value yaml-cpp made up) is reported at the file start.
-    const bool known = at.line >= 0 && at.column >= 0;
-    problems_.push_back(
-        {file_, known ? at.line + 1 : 1, known ? at.column + 1 : 1, std::move(message)});
-  }
-  bool ok() const { return problems_.empty(); }
-
-  [[noreturn]] void raise() {
-    std::stable_sort(problems_.begin(), problems_.end(), [](const Problem& a, const Problem& b) {
-      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
-    });
-    throw ConfigError(std::move(problems_));
-  }
-
- private:
-  std::string file_;
-  std::vector<Problem> problems_;
-};
-
-// One value in the document and the dotted path that names it in messages.
-struct Value {
-  YAML::Node node;
-  YAML::Mark mark;
-  std::string path;
-};
-
-std::string describe(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a sequence";
-    case YAML::NodeType::Scalar:
-      return "'" + n.Scalar() + "'";
-    default:
-      return "nothing";
-  }
-}
-
-void wrongType(Context& ctx, const Value& v, std::string_view expected) {
-  ctx.add(v.mark, v.path + ": expected " + std::string(expected) + ", got " + describe(v.node));
-}
-
-// Scalar readers. Each returns nullopt after recording why the value was refused.
-
-std::optional<std::string> readText(Context& ctx, const Value& v) {
-  if (!v.node.IsScalar()) {
-    wrongType(ctx, v, "a string");
-    return std::nullopt;
-  }
-  if (v.node.Scalar().empty()) {
-    ctx.add(v.mark, v.path + ": must not be empty");
-    return std::nullopt;
-  }
-  return v.node.Scalar();
-}
-
-std::optional<std::string> readName(Context& ctx, const Value& v, std::string_view what) {
-  auto text = readText(ctx, v);
-  if (text && !isName(*text)) {
-    ctx.add(v.mark, v.path + ": '" + *text + "' is not a valid " + std::string(what) +
-                        " (use letters, digits, '_', '.', '-')");
-    return std::nullopt;
-  }
-  return text;
-}
-
-std::optional<int> readInt(Context& ctx, const Value& v, int min, int max) {
-  if (!v.node.IsScalar()) {
-    wrongType(ctx, v, "an integer");
-    return std::nullopt;
-  }
-  const std::string& s = v.node.Scalar();
-  long long n = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
-    wrongType(ctx, v, "an integer");
-    return std::nullopt;
-  }
-  if (n < min || n > max) {
-    const std::string range = max == INT_MAX ? "at least " + std::to_string(min)
-                                             : std::to_string(min) + ".." + std::to_string(max);
-    ctx.add(v.mark, v.path + ": " + s + " is out of range (" + range + ")");
-    return std::nullopt;
-  }
-  return static_cast<int>(n);
-}
-
-enum class Zero { allowed, refused };
-
-std::optional<Duration> readDuration(Context& ctx, const Value& v, Zero zero) {
-  if (!v.node.IsScalar()) {
-    wrongType(ctx, v, "a duration");
-    return std::nullopt;
-  }
-  auto d = parseDuration(v.node.Scalar());
-  if (!d) {
-    ctx.add(v.mark,
-            v.path + ": bad duration '" + v.node.Scalar() + "' (use e.g. 500ms, 30s, 5m, 1h)");
-    return std::nullopt;
-  }
-  if (zero == Zero::refused && d->count() == 0) {
-    ctx.add(v.mark, v.path + ": must be greater than 0");
-    return std::nullopt;
-  }
-  return d;
-}
-
-template <typename E, std::size_t N>
-std::optional<E> readChoice(Context& ctx, const Value& v,
-                            const std::pair<std::string_view, E> (&table)[N]) {
-  if (!v.node.IsScalar()) {
-    wrongType(ctx, v, "a string");
-    return std::nullopt;
-  }
-  std::vector<std::string_view> names;
-  for (const auto& [name, value] : table) {
-    if (name == v.node.Scalar()) return value;
-    names.push_back(name);
-  }
-  ctx.add(v.mark,
-          v.path + ": bad value '" + v.node.Scalar() + "' (valid: " + joinNames(names) + ")");
-  return std::nullopt;
-}
-
-// Absolute and lexically normal; a trailing slash is dropped so "run/" equals "run".
-fs::path resolve(const fs::path& dir, const fs::path& p) {
-  fs::path out = (dir / p).lexically_normal();
-  if (!out.has_filename() && out.has_relative_path()) out = out.parent_path();
-  return out;
-}
-
-std::optional<fs::path> readPath(Context& ctx, const Value& v, const fs::path& dir) {
-  auto text = readText(ctx, v);
-  if (!text) return std::nullopt;
-  return resolve(dir, *text);
-}
-
 fs::path absoluteFile(const fs::path& path) {
   std::error_code ec;
   fs::path abs = fs::absolute(path, ec);
   return ec ? path : abs.lexically_normal();
 }
-
-// A mapping under a dotted path. Absent or empty ("key:" with nothing after it) reads as an
-// empty mapping, so optional sections need no special case; any other type is a problem.
-class Section {
- public:
-  struct Entry {
-    std::string key;
-    YAML::Mark key_mark;
-    Value value;
-  };
-
-  Section(Context& ctx, const Value& v) : ctx_(ctx), path_(v.path), mark_(v.mark) {
-    if (!v.node.IsDefined() || v.node.IsNull()) return;
-    if (!v.node.IsMap()) {
-      wrongType(ctx, v, "a mapping");
-      return;
-    }
-    // Iterating yields a temporary pair, so key and value are copied (they are handles).
-    for (const auto& pair : v.node) {
-      const YAML::Node key = pair.first;
-      if (!key.IsScalar()) {
-        ctx.add(key.Mark(), "expected a string key" + where() + ", got " + describe(key));
-        continue;
-      }
-      if (const Entry* first = find(key.Scalar())) {
-        ctx.add(key.Mark(), "duplicate key '" + key.Scalar() + "'" + where() + " (first at line " +
-                                std::to_string(first->key_mark.line + 1) + ")");
-        continue;
-      }
-      // yaml-cpp marks an empty value at the start of the next line; its key is clearer.
-      const YAML::Node value = pair.second;
-      const YAML::Mark at = value.IsNull() ? key.Mark() : value.Mark();
-      entries_.push_back({key.Scalar(), key.Mark(), {value, at, child(key.Scalar())}});
-    }
-  }
-
-  Context& ctx() const { return ctx_; }
-  const std::string& path() const { return path_; }
-  const YAML::Mark& mark() const { return mark_; }
-  const std::vector<Entry>& entries() const { return entries_; }
-
-  // Unknown keys are reported at the key itself, with the keys that are known.
-  void allowOnly(std::initializer_list<std::string_view> known) const {
-    for (const Entry& e : entries_) {
-      if (std::find(known.begin(), known.end(), e.key) != known.end()) continue;
-      ctx_.add(e.key_mark,
-               "unknown key '" + e.key + "'" + where() + " (known: " + joinNames(known) + ")");
-    }
-  }
-
-  const Entry* find(std::string_view key) const {
-    for (const Entry& e : entries_) {
-      if (e.key == key) return &e;
-    }
-    return nullptr;
-  }
-
-  std::optional<Value> get(std::string_view key) const {
-    if (const Entry* e = find(key)) return e->value;
-    return std::nullopt;
-  }
-
-  std::optional<Value> require(std::string_view key) const {
-    auto v = get(key);
-    if (v) return v;
-    ctx_.add(mark_, "missing required key '" + std::string(key) + "'" + where());
-    return v;
-  }
-
-  // A nested section; if absent it is empty and reports at this section's position. Call
-  // once per key: building a section reports its problems.
-  Section section(std::string_view key) const {
-    if (auto v = get(key)) return Section(ctx_, *v);
-    return Section(ctx_, Value{YAML::Node(), mark_, child(key)});
-  }
-
-  // Typed fields: `out` is set only when the key is present and its value valid, so it keeps
-  // its default otherwise.
-  enum class Need { optional, required };
-
-  void text(std::string_view key, std::string& out, Need need = Need::optional) const {
-    field(key, out, need, [&](const Value& v) { return readText(ctx_, v); });
-  }
-  void name(std::string_view key, std::string& out, std::string_view what,
-            Need need = Need::optional) const {
-    field(key, out, need, [&](const Value& v) { return readName(ctx_, v, what); });
-  }
-  void integer(std::string_view key, int& out, int min, int max) const {
-    field(key, out, Need::optional, [&](const Value& v) { return readInt(ctx_, v, min, max); });
-  }
-  void duration(std::string_view key, Duration& out, Zero zero) const {
-    field(key, out, Need::optional, [&](const Value& v) { return readDuration(ctx_, v, zero); });
-  }
-  template <typename E, std::size_t N>
-  void choice(std::string_view key, E& out, const std::pair<std::string_view, E> (&table)[N],
-              Need need = Need::optional) const {
-    field(key, out, need, [&](const Value& v) { return readChoice(ctx_, v, table); });
-  }
-  void path(std::string_view key, fs::path& out, const fs::path& dir) const {
-    field(key, out, Need::optional, [&](const Value& v) { return readPath(ctx_, v, dir); });
-  }
-
- private:
-  std::string where() const { return path_.empty() ? "" : " in " + path_; }
-  std::string child(std::string_view key) const {
-    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
-  }
-
-  template <typename T, typename Read>
-  void field(std::string_view key, T& out, Need need, Read read) const {
-    auto v = need == Need::required ? require(key) : get(key);
-    if (!v) return;
-    if (auto parsed = read(*v)) out = std::move(*parsed);
-  }
-
-  Context& ctx_;
-  std::string path_;
-  YAML::Mark mark_;
-  std::vector<Entry> entries_;
-};
-
-using Need = Section::Need;
 
 // Parses the text into one document; a syntax error is the only problem worth reporting,
 // since nothing after it can be trusted.
@@ -421,71 +125,6 @@ void checkPlugins(const Section& s, std::span<const Plugin> table, std::string_v
                                   pluginNames(table, true) + ")");
     }
   }
-}
-
-// Keys left out keep the values of `base`: the top-level policy for a process's own policy.
-RestartPolicy readRestart(const Section& s, RestartPolicy base) {
-  s.allowOnly({"immediate", "window", "then_every"});
-  s.integer("immediate", base.immediate, 0, INT_MAX);
-  s.duration("window", base.window, Zero::refused);
-  s.duration("then_every", base.then_every, Zero::refused);
-  return base;
-}
-
-std::optional<RestartPolicy> readOwnRestart(const Section& s, const Config& cfg) {
-  if (!s.find("restart")) return std::nullopt;
-  return readRestart(s.section("restart"), cfg.restart);
-}
-
-void readTestProcs(Context& ctx, const Value& list, Config& cfg) {
-  if (list.node.IsNull()) return;
-  if (!list.node.IsSequence()) {
-    wrongType(ctx, list, "a sequence");
-    return;
-  }
-  std::map<std::string, int> first_line;  // name -> line of its first use
-  for (std::size_t i = 0; i < list.node.size(); ++i) {
-    const YAML::Node item = list.node[i];
-    const Value v{item, item.Mark(), list.path + "[" + std::to_string(i) + "]"};
-    if (!item.IsMap()) {
-      wrongType(ctx, v, "a mapping");
-      continue;
-    }
-    const Section s(ctx, v);
-    s.allowOnly({"name", "mode", "delay", "count", "category", "restart"});
-    TestProc p;
-    s.name("name", p.name, "process name", Need::required);
-    s.choice("mode", p.mode, kModeNames, Need::required);
-    s.duration("delay", p.delay, Zero::allowed);
-    s.integer("count", p.count, 0, INT_MAX);
-    s.text("category", p.category);
-    p.restart = readOwnRestart(s, cfg);
-    if (!p.name.empty()) {
-      const auto at = s.get("name")->mark;
-      auto [it, fresh] = first_line.emplace(p.name, at.line + 1);
-      if (!fresh) {
-        ctx.add(at, "duplicate testproc name '" + p.name + "' (first at line " +
-                        std::to_string(it->second) + ")");
-      }
-    }
-    cfg.inputs.testproc.push_back(std::move(p));
-  }
-}
-
-void readInputs(const Section& inputs, Config& cfg) {
-  checkPlugins(inputs, kInputs, "input");
-  if (auto list = inputs.get("testproc")) readTestProcs(inputs.ctx(), *list, cfg);
-}
-
-void readOutputs(const Section& outputs, const fs::path& dir, Config& cfg) {
-  checkPlugins(outputs, kOutputs, "output");
-  LocalOutput& local = cfg.outputs.local;
-  local.file = resolve(dir, "var/operator.log");
-  const Section s = outputs.section("local");
-  s.allowOnly({"file", "format", "restart"});
-  s.path("file", local.file, dir);
-  s.choice("format", local.format, kFormatNames);
-  local.restart = readOwnRestart(s, cfg);
 }
 
 // ZeroMQ tcp endpoint with an explicit port: there is no default port (DESIGN §3).
@@ -631,6 +270,10 @@ void readRecipients(const Section& recipients, Config& cfg, std::vector<std::str
     if (!findPlugin(kOutputs, output)->available) {
       ctx.add(e.value.mark, "recipient '" + e.key + "' needs output '" + std::string(output) +
                                 "', which is not available in this build");
+    } else if ((output == "printer" && !cfg.outputs.printer) ||
+               (output == "desksend" && !cfg.outputs.desksend)) {
+      ctx.add(e.value.mark, "recipient '" + e.key + "' needs outputs." + std::string(output) +
+                                ", which is not configured");
     }
     cfg.recipients.emplace(e.key, std::move(*r));
   }
@@ -746,8 +389,13 @@ Config loadFromString(const std::string& text, const fs::path& path) {
   cfg.restart = readRestart(top.section("restart"), cfg.restart);
   top.integer("max_hops", cfg.max_hops, 1, 64);
 
-  readInputs(top.section("inputs"), cfg);
-  readOutputs(top.section("outputs"), dir, cfg);
+  const Section inputs = top.section("inputs");
+  checkPlugins(inputs, kInputs, "input");
+  readInputs(inputs, dir, cfg);
+  const Section outputs = top.section("outputs");
+  checkPlugins(outputs, kOutputs, "output");
+  readOutputs(outputs, dir, cfg);
+  cfg.operator_log = cfg.outputs.local.file;
   readNodes(top.section("nodes"), cfg);
 
   std::vector<std::string> declared;
@@ -786,7 +434,14 @@ Location locate(const std::string& text, const fs::path& path) {
   paths.path("run_dir", loc.run_dir, dir);
   if (!ctx.ok()) ctx.raise();
   // The rest is a best effort: a wrong value here keeps its default, silently.
+  loc.operator_log = resolve(dir, "var/operator.log");
   if (root.IsMap()) {
+    const auto outputs = root["outputs"];
+    if (outputs && outputs.IsMap() && outputs["local"] && outputs["local"].IsMap()) {
+      const auto file = outputs["local"]["file"];
+      if (file && file.IsScalar() && !file.Scalar().empty())
+        loc.operator_log = resolve(dir, file.Scalar());
+    }
     if (const auto node = root["node"]; node && node.IsScalar()) loc.node = node.Scalar();
     const auto shutdown = root["shutdown"];
     if (shutdown && shutdown.IsMap() && shutdown["kill_timeout"] &&

@@ -234,6 +234,7 @@ struct Location {
   std::filesystem::path run_dir;    // absolute
   std::string node;                 // as written, "" if absent or not a string
   Duration kill_timeout = std::chrono::minutes(5);
+  std::filesystem::path operator_log;  // outputs.local.file, for hubctl console's replay
 
   std::filesystem::path lockPath() const { return state_dir / "hub.lock"; }
   std::filesystem::path hubLogPath() const { return state_dir / "hub.log"; }

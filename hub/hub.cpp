@@ -172,25 +172,38 @@ void Hub::setupSockets() {
 }
 
 std::vector<ProcessSpec> Hub::processSpecs(const config::Config& cfg) {
+  // Each spec carries its role's config without the restart policy, so a reload can tell a
+  // changed process (restart) from a changed policy (applied in place).
+  auto settingsOf = [](auto section) {
+    section.restart.reset();
+    return RoleSettings(std::move(section));
+  };
+  auto policy = [&](const auto& section) { return section.restart.value_or(cfg.restart); };
   std::vector<ProcessSpec> specs;
-  const auto& local = cfg.outputs.local;
-  specs.push_back(
-      {"local",
-       "local",
-       wire::Kind::output,
-       {},
-       local.file.string() + (local.format == config::LogFormat::json ? "|json" : "|text"),
-       local.restart.value_or(cfg.restart)});
-  for (const auto& t : cfg.inputs.testproc) {
-    const std::string settings = std::to_string(static_cast<int>(t.mode)) + "|" +
-                                 std::to_string(t.delay.count()) + "|" + std::to_string(t.count) +
-                                 "|" + t.category;
-    specs.push_back({"testproc:" + t.name,
-                     "testproc",
-                     wire::Kind::input,
-                     {t.name},
-                     settings,
-                     t.restart.value_or(cfg.restart)});
+  auto add = [&](std::string id, std::string role, wire::Kind kind, const auto& section) {
+    ProcessSpec spec;
+    spec.id = std::move(id);
+    spec.role = std::move(role);
+    spec.kind = kind;
+    spec.settings = settingsOf(section);
+    spec.restart = policy(section);
+    specs.push_back(std::move(spec));
+    return &specs.back();
+  };
+  const auto& out = cfg.outputs;
+  add("local", "local", wire::Kind::output, out.local);
+  if (out.printer) add("printer", "printer", wire::Kind::output, *out.printer);
+  if (out.desksend)
+    add("desksend", "desksend", wire::Kind::output, *out.desksend)->desk_only = true;
+  const auto& in = cfg.inputs;
+  if (in.check) add("check", "check", wire::Kind::input, *in.check);
+  if (in.logscan) {
+    ProcessSpec* logscan = add("logscan", "logscan", wire::Kind::input, *in.logscan);
+    logscan->desk_only = true;
+    logscan->kill_to_stop = true;  // its offsets are saved as it goes: nothing to finish
+  }
+  for (const auto& t : in.testproc) {
+    add("testproc:" + t.name, "testproc", wire::Kind::input, t)->args = {t.name};
   }
   return specs;
 }
@@ -274,7 +287,7 @@ int Hub::run() {
   recoverPreviousRun();
   TimePoint now = Clock::now();
   for (const auto& [id, p] : supervisor_.processes()) {
-    if (p.spec.kind == wire::Kind::output) supervisor_.start(id, now);
+    if (p.spec.kind == wire::Kind::output && mayRun(p.spec)) supervisor_.start(id, now);
   }
   std::vector<zmq::pollitem_t> items{{children_.handle(), 0, ZMQ_POLLIN, 0},
                                      {control_.handle(), 0, ZMQ_POLLIN, 0},
@@ -309,6 +322,7 @@ int Hub::run() {
     pumpSinks(now);
     supervisor_.tick(now);
     finishReload(now);
+    startDeskProcesses(now);
     while (advance(now)) {
     }
     // State changes are written at once; counters at most once a second.
@@ -517,30 +531,60 @@ void Hub::handleResult(Peer& peer, const wire::Result& m, TimePoint now) {
   st.delivered += delivered;
   counters_.delivered += delivered;
   if (m.status == wire::Status::ok) {
+    if (st.alerted) {
+      notifyOperator(Severity::info, peer.id + " is delivering again after " +
+                                         std::to_string(st.retry_streak) +
+                                         " failed attempts; the reports that waited follow");
+    }
     st.retry_streak = 0;
+    st.alerted = false;
     st.failure_logged = false;
   } else if (m.status == wire::Status::failed) {
     ++st.failed;
     st.last_error = m.reason;
     if (!st.failure_logged) {
       st.failure_logged = true;
+      const std::string what = peer.id +
+                               ": a report could not be delivered and will not be "
+                               "retried: " +
+                               m.reason;
       spdlog::error(
-          "{}: report at seq {} failed for good: {}; counted, not retried (further failures "
-          "are only counted until a delivery succeeds)",
-          peer.id, m.seq, m.reason);
+          "{} (seq {}; counted; further failures are only counted until a delivery "
+          "succeeds)",
+          what, m.seq);
+      if (*s != routing::Sink::local) notifyOperator(Severity::error, what);
     }
     journal_.ack(*s, m.seq);
   } else {
     ++st.retries;
     st.last_error = m.reason;
-    const Duration pause = std::min<Duration>(
-        std::chrono::seconds(1) * (1 << std::min(st.retry_streak, 6)), std::chrono::seconds(60));
+    const config::RetryPolicy& policy = retryPolicy(*s);
+    Duration pause = policy.first;
+    for (int i = 0; i < st.retry_streak && pause < policy.max; ++i)
+      pause *= 2;
+    pause = std::min(pause, policy.max);
     ++st.retry_streak;
     st.retry_at = now + pause;
     journal_.rewind(*s);
     spdlog::warn("{}: delivery needs a retry ({}); the reports wait in the journal, next try in {}",
                  peer.id, m.reason, formatDuration(pause));
+    // Said once per outage, after enough failures in a row that it is not a blip.
+    if (!st.alerted && st.retry_streak >= policy.alert_after) {
+      st.alerted = true;
+      notifyOperator(Severity::warning,
+                     peer.id + " has failed " + std::to_string(st.retry_streak) +
+                         " delivery attempts in a row (last: " + m.reason +
+                         "); its reports wait in the journal and are retried every " +
+                         formatDuration(policy.max) + " at most");
+    }
   }
+}
+
+const config::RetryPolicy& Hub::retryPolicy(routing::Sink s) const {
+  static const config::RetryPolicy kDefault;
+  if (s == routing::Sink::printer && cfg_.outputs.printer) return cfg_.outputs.printer->retry;
+  if (s == routing::Sink::desksend && cfg_.outputs.desksend) return cfg_.outputs.desksend->retry;
+  return kDefault;
 }
 
 void Hub::pumpSinks(TimePoint now) {
@@ -635,13 +679,13 @@ bool Hub::advance(TimePoint now) {
       });
       if (!outputs_settled) break;
       for (const auto& [id, p] : procs) {
-        if (p.spec.kind == wire::Kind::input) supervisor_.start(id, now);
+        if (p.spec.kind == wire::Kind::input && mayRun(p.spec)) supervisor_.start(id, now);
       }
       phase_ = Phase::running;
       status_dirty_ = true;
       std::string down;
       for (const auto& [id, p] : procs) {
-        if (p.spec.kind == wire::Kind::output && p.state != State::running) {
+        if (p.spec.kind == wire::Kind::output && p.state != State::running && mayRun(p.spec)) {
           down += (down.empty() ? "" : ", ") + id + " (" + std::string(toString(p.state)) + ")";
         }
       }
@@ -715,33 +759,82 @@ void Hub::beginShutdown(const std::string& why, TimePoint now) {
   phase_ = Phase::stage1;
   stage_deadline_ = now + cfg_.kill_timeout;
   status_dirty_ = true;
+  desk_starts_.clear();
   std::string names;
   for (const auto& [id, p] : supervisor_.processes()) {
     if (p.spec.kind != wire::Kind::input) continue;
-    names += (names.empty() ? "" : ", ") + id;
-    supervisor_.stop(id, now);
+    names += (names.empty() ? "" : ", ") + id + (p.spec.kill_to_stop ? " (killed)" : "");
+    stopProcess(p, now);
   }
   spdlog::info("DMStop ({}): stage 1: stopping inputs: {}", why, names.empty() ? "none" : names);
 }
 
-void Hub::setDesk(bool on) {
+void Hub::setDesk(bool on, TimePoint now) {
   if (desk_on_ == on) return;
   desk_on_ = on;
   status_dirty_ = true;
   spdlog::info("desk {}", on ? "on (DeskOn)" : "off (DeskOff)");
   broadcast(on ? "deskon" : "deskoff");
+  // Desk-only processes follow the desk. One still stopping from the last DeskOff is started
+  // once it is down (startDeskProcesses).
+  for (const auto& [id, p] : supervisor_.processes()) {
+    if (!p.spec.desk_only || retiring_.contains(id) || restarting_.contains(id)) continue;
+    if (on) {
+      desk_starts_.insert(id);
+    } else {
+      desk_starts_.erase(id);
+      if (p.state != State::stopped && p.state != State::stopping) {
+        spdlog::info("DeskOff: {} {}", p.spec.kill_to_stop ? "killing" : "stopping", id);
+        stopProcess(p, now);
+      }
+    }
+  }
+  startDeskProcesses(now);
+}
+
+void Hub::startDeskProcesses(TimePoint now) {
+  // Inputs wait for start-up to reach them; outputs may start at once.
+  for (auto it = desk_starts_.begin(); it != desk_starts_.end();) {
+    const Process* p = supervisor_.find(*it);
+    if (!p || !desk_on_) {
+      it = desk_starts_.erase(it);
+      continue;
+    }
+    const bool may_start = phase_ == Phase::running ||
+                           (phase_ == Phase::starting && p->spec.kind == wire::Kind::output);
+    if (p->state == State::stopped && may_start) {
+      spdlog::info("DeskOn: starting {}", *it);
+      supervisor_.start(*it, now);
+      it = desk_starts_.erase(it);
+    } else if (p->state != State::stopped && p->state != State::stopping) {
+      it = desk_starts_.erase(it);  // already up
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Hub::stopProcess(const Process& p, TimePoint now) {
+  if (p.spec.kill_to_stop) {
+    supervisor_.kill(p.spec.id, now);
+  } else {
+    supervisor_.stop(p.spec.id, now);
+  }
 }
 
 void Hub::broadcast(const std::string& command) {
-  const std::string env = wire::encode(wire::Control{command});
   for (const auto& [rid, p] : peers_) {
-    if (!p.supervised) continue;
-    std::vector<zmq::message_t> out;
-    out.emplace_back(rid.data(), rid.size());
-    out.emplace_back(env.data(), env.size());
-    int err = 0;
-    zmqu::sendMultipart(children_, out, err);
+    if (p.supervised) sendControl(rid, command);
   }
+}
+
+void Hub::sendControl(const std::string& routing_id, const std::string& command) {
+  const std::string env = wire::encode(wire::Control{command});
+  std::vector<zmq::message_t> out;
+  out.emplace_back(routing_id.data(), routing_id.size());
+  out.emplace_back(env.data(), env.size());
+  int err = 0;
+  zmqu::sendMultipart(children_, out, err);
 }
 
 // ---- control --------------------------------------------------------------------------
@@ -807,12 +900,25 @@ nlohmann::json Hub::handleControl(const nlohmann::json& req, TimePoint now) {
     if (stopping) return refuse("the hub is shutting down (DMStop); desk state unchanged");
     const bool on = cmd == "deskon";
     const bool changed = desk_on_ != on;
-    setDesk(on);
+    setDesk(on, now);
     return ok(std::string("desk is ") + (on ? "on" : "off") + (changed ? "" : " (no change)"));
   }
   if (cmd == "report") {
     if (stopping) return refuse("the hub is shutting down (DMStop); report not accepted");
     return acceptJobReport(req);
+  }
+  if (cmd == "reopen") {
+    // For logrotate: outputs close and reopen their files by name.
+    int told = 0;
+    for (const auto& [rid, p] : peers_) {
+      if (p.supervised && p.kind == wire::Kind::output) {
+        sendControl(rid, "reopen");
+        ++told;
+      }
+    }
+    spdlog::info("reopen: asked {} output{} to reopen their files", told, told == 1 ? "" : "s");
+    return ok("asked " + std::to_string(told) + " output" + (told == 1 ? "" : "s") +
+              " to reopen their files");
   }
   if (cmd == "reload") {
     if (stopping) return refuse("the hub is shutting down (DMStop); config not reloaded");
@@ -912,7 +1018,7 @@ nlohmann::json Hub::reload(TimePoint now) {
       supervisor_.add(spec);
       if (auto s = sinkOfRole(spec.role)) sink(*s).process = spec.id;
       // Before start-up completes, advance() starts new inputs with the others.
-      if (phase_ == Phase::running || spec.kind == wire::Kind::output)
+      if ((phase_ == Phase::running || spec.kind == wire::Kind::output) && mayRun(spec))
         supervisor_.start(spec.id, now);
       started.push_back(spec.id);
     } else if (!old->sameProcess(spec)) {
@@ -973,7 +1079,7 @@ void Hub::finishReload(TimePoint now) {
     const int restarts = p ? p->restarts : 0;
     supervisor_.add(it->second);
     supervisor_.restoreRestarts(it->first, restarts);
-    supervisor_.start(it->first, now);
+    if (mayRun(it->second)) supervisor_.start(it->first, now);
     it = restarting_.erase(it);
   }
 }
@@ -1010,6 +1116,8 @@ nlohmann::json Hub::status(TimePoint now) const {
                     {"backlog", journal_.backlog(s)},
                     {"in_flight", journal_.inFlight(s)},
                     {"delivered", st.delivered},
+                    {"retrying", st.retry_at > now},
+                    {"next_retry_in_s", st.retry_at > now ? seconds(since(st.retry_at, now)) : 0.0},
                     {"retries", st.retries},
                     {"failed", st.failed},
                     {"last_error", st.last_error}});

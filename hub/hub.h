@@ -72,6 +72,7 @@ class Hub final : public SupervisorActions {
     TimePoint retry_at{};
     int retry_streak = 0;
     bool failure_logged = false;  // a failed delivery was logged since the last success
+    bool alerted = false;         // the operator was told of this run of retries
   };
 
   // An answer that may only go out once the journal is durable up to `pos`.
@@ -130,8 +131,17 @@ class Hub final : public SupervisorActions {
   // Moves start-up and shutdown forward; true if the phase changed (call again).
   bool advance(TimePoint now);
   void beginShutdown(const std::string& why, TimePoint now);
-  void setDesk(bool on);
+  void setDesk(bool on, TimePoint now);
+  // Starts desk-only processes DeskOn asked for, once they are down and start-up allows.
+  void startDeskProcesses(TimePoint now);
+  // Asks a process to stop, or kills it if that is how it stops (logscan).
+  void stopProcess(const Process& p, TimePoint now);
+  // Whether the process should be running now, as far as the desk is concerned.
+  bool mayRun(const ProcessSpec& spec) const { return !spec.desk_only || desk_on_; }
   void broadcast(const std::string& command);
+  void sendControl(const std::string& routing_id, const std::string& command);
+  // How an output's retries are spaced and when the operator hears of them.
+  const config::RetryPolicy& retryPolicy(routing::Sink s) const;
 
   // Stores a report the hub accepted; `category` routes it.
   std::uint64_t journalReport(std::string id, std::string_view category, zmq::message_t body);
@@ -167,6 +177,7 @@ class Hub final : public SupervisorActions {
   TimePoint stage_deadline_{};
   std::set<std::string> retiring_;                 // reload: remove once stopped
   std::map<std::string, ProcessSpec> restarting_;  // reload: start with this once stopped
+  std::set<std::string> desk_starts_;              // DeskOn: start once stopped
   bool status_dirty_ = true;
   TimePoint status_written_{};
   std::uint64_t status_counters_ = 0;  // accepted + delivered when the file was written

@@ -14,23 +14,31 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace reporthub::hub {
+
+// A role's own config with its restart policy left out: a change in it means a restart.
+using RoleSettings =
+    std::variant<std::monostate, config::LocalOutput, config::TestProc, config::CheckInput,
+                 config::LogscanInput, config::PrinterOutput, config::DesksendOutput>;
 
 struct ProcessSpec {
   std::string id;    // unique name in status and logs: "local", "testproc:crashy"
   std::string role;  // registered role: "local", "testproc"
   wire::Kind kind = wire::Kind::input;
   std::vector<std::string> args;  // extra arguments for the role
-  std::string settings;           // the role's config in canonical form: a change means a restart
+  RoleSettings settings;
   config::RestartPolicy restart;
+  bool desk_only = false;     // runs only while desk is on (logscan, desksend)
+  bool kill_to_stop = false;  // DeskOff and DMStop kill it instead of asking (logscan)
   bool operator==(const ProcessSpec&) const = default;
   // Same process as far as a reload is concerned: a new restart policy alone applies in
   // place, anything else needs the process restarted.
   bool sameProcess(const ProcessSpec& o) const {
     return id == o.id && role == o.role && kind == o.kind && args == o.args &&
-           settings == o.settings;
+           settings == o.settings && desk_only == o.desk_only && kill_to_stop == o.kill_to_stop;
   }
 };
 

@@ -13,10 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <thread>
 
 namespace rh = reporthub;
@@ -109,14 +111,16 @@ void printStatusTable(const json& st) {
                 p.value("restarts", 0), fmtSeconds(p.value("uptime_s", 0.0)).c_str(),
                 p.value("last_exit", "").c_str());
   }
-  std::printf("\n%-10s %-10s %-9s %-10s %-10s %-8s %-7s %s\n", "OUTPUT", "CONNECTED", "BACKLOG",
+  std::printf("\n%-10s %-10s %-9s %-10s %-10s %-13s %-7s %s\n", "OUTPUT", "CONNECTED", "BACKLOG",
               "IN-FLIGHT", "DELIVERED", "RETRIES", "FAILED", "LAST ERROR");
   for (const auto& o : st.value("outputs", json::array())) {
-    std::printf("%-10s %-10s %-9llu %-10llu %-10llu %-8llu %-7llu %s\n",
+    std::string retries = std::to_string(o.value("retries", 0ULL));
+    if (o.value("retrying", false))
+      retries += " (next " + fmtSeconds(o.value("next_retry_in_s", 0.0)) + ")";
+    std::printf("%-10s %-10s %-9llu %-10llu %-10llu %-13s %-7llu %s\n",
                 o.value("output", "?").c_str(), o.value("connected", false) ? "yes" : "no",
                 o.value("backlog", 0ULL), o.value("in_flight", 0ULL), o.value("delivered", 0ULL),
-                o.value("retries", 0ULL), o.value("failed", 0ULL),
-                o.value("last_error", "").c_str());
+                retries.c_str(), o.value("failed", 0ULL), o.value("last_error", "").c_str());
   }
   const auto& c = st.value("counters", json::object());
   std::printf(
@@ -126,7 +130,73 @@ void printStatusTable(const json& st) {
       c.value("malformed", 0ULL), c.value("refused", 0ULL));
 }
 
-int cmdConsole(const rh::config::Location& cfg) {
+// The severity of an operator-log line: the fourth field of a text line, or the JSON key.
+std::string_view severityOf(std::string_view line) {
+  if (line.starts_with('{')) {
+    constexpr std::string_view kKey = "\"severity\":\"";
+    const auto at = line.find(kKey);
+    if (at == std::string_view::npos) return {};
+    const auto from = at + kKey.size();
+    return line.substr(from, line.find('"', from) - from);
+  }
+  std::size_t from = 0;
+  for (int field = 0; field < 3; ++field) {
+    from = line.find(' ', from);
+    if (from == std::string_view::npos) return {};
+    ++from;
+  }
+  return line.substr(from, line.find(' ', from) - from);
+}
+
+void printLine(std::string_view line, bool colour) {
+  const char* start = nullptr;
+  if (colour) {
+    const auto sev = severityOf(line);
+    if (sev == "critical") start = "\033[1;31m";
+    if (sev == "error") start = "\033[31m";
+    if (sev == "warning") start = "\033[33m";
+  }
+  if (start) std::cout << start;
+  std::cout << line;
+  if (start) std::cout << "\033[0m";
+  std::cout << '\n';
+}
+
+// The last `n` complete lines of the operator log (fewer if it is shorter).
+std::vector<std::string> lastLines(const std::filesystem::path& file, std::size_t n) {
+  std::vector<std::string> lines;
+  std::ifstream in(file, std::ios::binary);
+  if (!in || n == 0) return lines;
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  // Read back in growing blocks until n newlines are in hand (or the file start).
+  std::streamoff block = 64 * 1024;
+  std::string tail;
+  for (;;) {
+    const std::streamoff from = std::max<std::streamoff>(0, size - block);
+    tail.assign(static_cast<std::size_t>(size - from), '\0');
+    in.seekg(from);
+    in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+    if (from == 0 || static_cast<std::size_t>(std::count(tail.begin(), tail.end(), '\n')) > n)
+      break;
+    block *= 4;
+  }
+  const auto last_newline = tail.rfind('\n');
+  if (last_newline == std::string::npos) return lines;
+  tail.resize(last_newline);  // a partial last line is still being written
+  std::size_t end = tail.size();
+  while (lines.size() < n) {
+    const auto nl = end == 0 ? std::string::npos : tail.rfind('\n', end - 1);
+    const std::size_t begin = nl == std::string::npos ? 0 : nl + 1;
+    if (end > begin || nl != std::string::npos) lines.push_back(tail.substr(begin, end - begin));
+    if (nl == std::string::npos) break;
+    end = nl;
+  }
+  std::reverse(lines.begin(), lines.end());
+  return lines;
+}
+
+int cmdConsole(const rh::config::Location& cfg, std::size_t replay, bool colour) {
   if (int code = checkHub(cfg); code != kOk) return code;
   zmq::context_t ctx(1);
   zmq::socket_t sub(ctx, zmq::socket_type::sub);
@@ -135,6 +205,14 @@ int cmdConsole(const rh::config::Location& cfg) {
   sub.connect(cfg.consoleEndpoint());
   std::cerr << "following the operator console of " << cfg.node << " (Ctrl-C to stop)\n";
   signal(SIGPIPE, SIG_DFL);
+  // Subscribed first, then the log's tail: a line written in between arrives both ways and
+  // is printed once.
+  std::set<std::string> replayed;
+  for (auto& line : lastLines(cfg.operator_log, replay)) {
+    printLine(line, colour);
+    replayed.insert(std::move(line));
+  }
+  std::cout << std::flush;
   std::vector<zmq::pollitem_t> items{{sub.handle(), 0, ZMQ_POLLIN, 0}};
   for (;;) {
     // Between lines, notice when the hub has gone: a console that waits forever on a dead
@@ -148,9 +226,9 @@ int cmdConsole(const rh::config::Location& cfg) {
     }
     zmq::message_t msg;
     while (sub.recv(msg, zmq::recv_flags::dontwait)) {
-      std::cout.write(static_cast<const char*>(msg.data()),
-                      static_cast<std::streamsize>(msg.size()));
-      std::cout << '\n';
+      const std::string_view line = rh::zmqu::view(msg);
+      if (!replayed.empty() && replayed.erase(std::string(line)) > 0) continue;
+      printLine(line, colour);
     }
     std::cout << std::flush;
   }
@@ -184,6 +262,12 @@ int main(int argc, char** argv) {
   report->add_option("-a,--attr", attrs, "KEY=VALUE attribute (repeatable)");
   report->add_option("text", text, "report text")->required();
   auto* console = app.add_subcommand("console", "follow the operator console live");
+  std::size_t replay = 0;
+  console->add_option("-n,--lines", replay, "first show the last N lines of the operator log");
+  std::string colour = "auto";
+  console->add_option("--color", colour, "colour by severity: auto (on a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  auto* reopen = app.add_subcommand("reopen", "make outputs reopen their files (logrotate)");
 
   try {
     app.parse(argc, argv);
@@ -201,7 +285,10 @@ int main(int argc, char** argv) {
   }
   const auto timeout = rh::Duration(static_cast<std::int64_t>(timeout_s * 1000));
 
-  if (*console) return cmdConsole(cfg);
+  if (*console) {
+    const bool use_colour = colour == "always" || (colour == "auto" && isatty(STDOUT_FILENO));
+    return cmdConsole(cfg, replay, use_colour);
+  }
 
   if (*status && offline) {
     std::ifstream in(cfg.statusPath());
@@ -223,6 +310,7 @@ int main(int argc, char** argv) {
   if (*dmstop) req = {{"cmd", "dmstop"}};
   if (*status) req = {{"cmd", "status"}};
   if (*reload) req = {{"cmd", "reload"}};
+  if (*reopen) req = {{"cmd", "reopen"}};
   if (*report) {
     if (!rh::parseSeverity(severity)) {
       std::cerr << "hubctl: bad severity '" << severity

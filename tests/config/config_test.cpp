@@ -63,7 +63,7 @@ const std::vector<BadCase> kBadCases = {
     {"unknown top-level key", "node: alpha\nnodez: {}\n", 2, 1,
      "unknown key 'nodez' (known: node, paths,"},
     {"unknown nested key", "node: alpha\noutputs:\n  local: { file: x.log, colour: red }\n", 3, 25,
-     "unknown key 'colour' in outputs.local (known: file, format, restart)"},
+     "unknown key 'colour' in outputs.local (known: file, format, rotate, restart)"},
     {"wrong type for a section", "node: alpha\nshutdown: [5m]\n", 2, 11,
      "shutdown: expected a mapping, got a sequence"},
     {"wrong type for an integer", "node: alpha\nmax_hops: many\n", 2, 11,
@@ -94,15 +94,52 @@ const std::vector<BadCase> kBadCases = {
     {"category naming an undefined recipient",
      "node: alpha\nrecipients:\n  operator: local\ncategories:\n  DISK: [operator, opz]\n", 5, 20,
      "category 'DISK': unknown recipient 'opz' (defined: operator)"},
-    {"unavailable input", "node: alpha\ninputs:\n  check: {}\n", 3, 3,
-     "input 'check' is not available in this build (available: testproc)"},
+    {"unavailable input", "node: alpha\ninputs:\n  ns_receive: {}\n", 3, 3,
+     "input 'ns_receive' is not available in this build (available: check, logscan, testproc)"},
     {"unknown input", "node: alpha\ninputs:\n  tail: {}\n", 3, 3,
      "unknown input 'tail' (known: check, logscan, ns_receive, ds_receive, testproc)"},
-    {"unavailable output", "node: alpha\noutputs:\n  printer: { command: [lp] }\n", 3, 3,
-     "output 'printer' is not available in this build (available: local)"},
-    {"recipient needing an unavailable output",
+    {"unavailable output", "node: alpha\noutputs:\n  ds_send: { target: x }\n", 3, 3,
+     "output 'ds_send' is not available in this build (available: local, printer, desksend)"},
+    {"recipient needing an unconfigured output",
      "node: alpha\nrecipients:\n  operator: local\n  ops: { mail: [alice, bob] }\n", 4, 8,
-     "recipient 'ops' needs output 'desksend', which is not available in this build"},
+     "recipient 'ops' needs outputs.desksend, which is not configured"},
+    {"invalid logscan pattern",
+     "node: alpha\ninputs:\n  logscan:\n    files:\n      - path: app.log\n        rules:\n"
+     "          - { match: 'disk (\\d+', category: DISK }\n",
+     7, 22, "inputs.logscan.files[0].rules[0].match: invalid pattern 'disk (\\d+': missing closing "
+     "parenthesis at offset 9"},
+    {"template group beyond the pattern's groups",
+     "node: alpha\ninputs:\n  logscan:\n    files:\n      - path: app.log\n        rules:\n"
+     "          - { match: 'disk (\\w+)', category: DISK, text: 'disk {2} failed' }\n",
+     7, 58, "rules[0].text: {2} but the pattern has 1 capture group"},
+    {"logscan rule without category",
+     "node: alpha\ninputs:\n  logscan:\n    files:\n      - path: app.log\n        rules:\n"
+     "          - { match: ERROR }\n",
+     7, 13, "missing required key 'category' in inputs.logscan.files[0].rules[0]"},
+    {"check with two probes",
+     "node: alpha\ninputs:\n  check:\n    checks:\n"
+     "      - { name: c, category: C, disk: { path: / }, tcp: { host: h, port: 1 } }\n",
+     5, 9, "inputs.check.checks[0]: needs exactly one of command, disk, file, process, tcp, queue "
+     "(has disk, tcp)"},
+    {"check timeout longer than every",
+     "node: alpha\ninputs:\n  check:\n    checks:\n"
+     "      - { name: c, category: C, every: 10s, timeout: 1m, command: [/bin/true] }\n",
+     5, 54, "inputs.check.checks[0].timeout: 1m is longer than every (10s)"},
+    {"check as an unknown user",
+     "node: alpha\ninputs:\n  check:\n    checks:\n"
+     "      - { name: c, category: C, command: [/bin/true], user: no-such-user-here }\n",
+     5, 61, "no such user 'no-such-user-here'"},
+    {"disk check thresholds",
+     "node: alpha\ninputs:\n  check:\n    checks:\n"
+     "      - { name: c, category: C, disk: { path: /, warn: 120% } }\n",
+     5, 56, "bad percentage '120%' (use 0% to 100%)"},
+    {"printer without command or spool", "node: alpha\noutputs:\n  printer: { batch: 1m }\n", 3,
+     12, "outputs.printer: needs command (e.g. [lp, -d, ops]) or spool (a directory)"},
+    {"smtp without domain",
+     "node: alpha\noutputs:\n  desksend:\n    smtp: { url: 'smtp://127.0.0.1:2525' }\n", 4, 11,
+     "missing required key 'domain' in outputs.desksend.smtp"},
+    {"bad rotate size", "node: alpha\noutputs:\n  local: { rotate: { size: lots } }\n", 3, 28,
+     "bad size 'lots' (use e.g. 4096, 64KiB, 10MB, 1GiB)"},
     {"bad recipient kind", "node: alpha\nrecipients:\n  operator: console\n", 3, 13,
      "recipients.operator: bad value 'console' (valid: local, printer"},
     {"testproc missing mode", "node: alpha\ninputs:\n  testproc:\n    - name: t1\n", 4, 7,
@@ -186,7 +223,7 @@ TEST_CASE("every problem in one file is reported, in file order", "[config]") {
   CHECK(has(problems, 2, 27, "bad duration 'soon'"));
   CHECK(has(problems, 3, 21, "bad value 'keep'"));
   CHECK(has(problems, 5, 12, "unknown key 'colour' in outputs.local"));
-  CHECK(has(problems, 7, 3, "input 'logscan' is not available in this build"));
+  CHECK(has(problems, 7, 12, "missing required key 'files' in inputs.logscan"));
   CHECK(has(problems, 9, 10, "unknown recipient 'nobody' (defined: operator)"));
   for (std::size_t i = 1; i < problems.size(); ++i)
     CHECK(problems[i - 1].line <= problems[i].line);
@@ -325,6 +362,96 @@ TEST_CASE("testproc entries load, their restart policy starting from the top-lev
   CHECK(c.inputs.testproc[2].mode == TestMode::ignore_term);
   CHECK(c.inputs.testproc[2].category == "TEST");
   CHECK(c.inputs.testproc[3].mode == TestMode::slow_stop);
+}
+
+TEST_CASE("check, logscan, printer and desksend load with their values and defaults",
+          "[config]") {
+  TempDir dir;
+  const fs::path file = dir.write(
+      "hub.yaml",
+      "node: alpha\n"
+      "inputs:\n"
+      "  check:\n"
+      "    concurrency: 4\n"
+      "    checks:\n"
+      "      - { name: root, every: 10s, category: DISK, disk: { path: /, warn: 80%, crit: 90 } }\n"
+      "      - name: mailq\n"
+      "        command: [/usr/lib/nagios/plugins/check_mailq, -w, '50']\n"
+      "        category: MAILQ\n"
+      "        desk: true\n"
+      "        renotify: 1h\n"
+      "      - { name: stamp, category: F, file: { path: stamp, crit_age: 1h, warn_size: 1MB } }\n"
+      "      - { name: web, category: W, every: 5s, tcp: { host: 127.0.0.1, port: 80 } }\n"
+      "      - { name: spool, category: Q, queue: { path: /var/spool, warn: 10, crit: 20 } }\n"
+      "      - { name: cron, category: P, process: { name: cron, min: 1 } }\n"
+      "  logscan:\n"
+      "    max_line: 4KiB\n"
+      "    files:\n"
+      "      - path: app.log\n"
+      "        start_at: end\n"
+      "        rules:\n"
+      "          - { match: 'disk (\\w+) failed', category: DISK, severity: critical,\n"
+      "              text: 'disk {1} failed', continue: true }\n"
+      "          - { match: ERROR, category: APP }\n"
+      "outputs:\n"
+      "  local: { rotate: { size: 10MiB, keep: 3 } }\n"
+      "  printer: { command: [lp, -d, ops], batch: 1m, retry: { first: 200ms, alert_after: 2 } }\n"
+      "  desksend:\n"
+      "    smtp: { url: 'smtp://127.0.0.1:2525', domain: example.net, tls: never }\n"
+      "recipients:\n"
+      "  operator: local\n"
+      "  printer: printer\n"
+      "  ops: { mail: [alice, bob] }\n"
+      "categories:\n"
+      "  DISK: [operator, printer, ops]\n");
+  const Config c = load(file);
+  REQUIRE(c.inputs.check);
+  const CheckInput& in = *c.inputs.check;
+  CHECK(in.concurrency == 4);
+  REQUIRE(in.checks.size() == 6);
+  const auto& root = in.checks[0];
+  CHECK(root.every == std::chrono::seconds(10));
+  CHECK(root.timeout == std::chrono::seconds(10));  // never longer than every
+  CHECK(std::get<DiskCheck>(root.probe) == DiskCheck{"/", 80, 90});
+  const auto& mailq = in.checks[1];
+  CHECK(std::get<CommandCheck>(mailq.probe).argv.size() == 3);
+  CHECK(mailq.timeout == std::chrono::seconds(30));
+  CHECK(mailq.desk);
+  CHECK(mailq.renotify == std::chrono::hours(1));
+  const auto& stamp = std::get<FileCheck>(in.checks[2].probe);
+  CHECK(stamp.path == dir.path() / "stamp");
+  CHECK(stamp.crit_age == std::chrono::hours(1));
+  CHECK_FALSE(stamp.warn_age);
+  CHECK(stamp.warn_size == 1000000u);
+  CHECK(std::get<TcpCheck>(in.checks[3].probe) == TcpCheck{"127.0.0.1", 80});
+  CHECK(std::get<QueueCheck>(in.checks[4].probe).crit == 20u);
+  CHECK(std::get<ProcessCheck>(in.checks[5].probe).name == "cron");
+
+  REQUIRE(c.inputs.logscan);
+  CHECK(c.inputs.logscan->max_line == 4096u);
+  REQUIRE(c.inputs.logscan->files.size() == 1);
+  const LogFile& f = c.inputs.logscan->files[0];
+  CHECK(f.path == dir.path() / "app.log");
+  CHECK(f.start_at == StartAt::end);
+  REQUIRE(f.rules.size() == 2);
+  CHECK(f.rules[0] == LogRule{"disk (\\w+) failed", "DISK", Severity::critical, "disk {1} failed",
+                              true});
+  CHECK(f.rules[1] == LogRule{"ERROR", "APP", Severity::warning, "", false});
+
+  CHECK(c.outputs.local.rotate_size == 10u << 20);
+  CHECK(c.outputs.local.rotate_keep == 3);
+  REQUIRE(c.outputs.printer);
+  CHECK(c.outputs.printer->command == std::vector<std::string>{"lp", "-d", "ops"});
+  CHECK(c.outputs.printer->batch == std::chrono::minutes(1));
+  CHECK(c.outputs.printer->retry.first == std::chrono::milliseconds(200));
+  CHECK(c.outputs.printer->retry.max == std::chrono::seconds(60));
+  CHECK(c.outputs.printer->retry.alert_after == 2);
+  REQUIRE(c.outputs.desksend);
+  CHECK(c.outputs.desksend->maildir == dir.path() / "var/mail");
+  CHECK(c.outputs.desksend->from == "reporthub@alpha");
+  REQUIRE(c.outputs.desksend->smtp);
+  CHECK(c.outputs.desksend->smtp->from == "reporthub@alpha");
+  CHECK(c.outputs.desksend->smtp->tls == SmtpSettings::Tls::never);
 }
 
 TEST_CASE("without a default category, every local recipient is the default", "[config]") {
