@@ -304,6 +304,7 @@ void Follower::start(const PathState* saved, Clock::time_point now) {
       auto t = resume(o, rec);
       t->fd = o.release();
       if (at_path) {
+        spdlog::info("resuming {} (inode {}) at offset {}", path_str_, rec.ino, rec.offset);
         current_ = std::move(t);
       } else {
         spdlog::info(
@@ -364,6 +365,22 @@ void Follower::check(Clock::time_point now) {
     }
     retire(std::move(current_), now, false);
   }
+  for (const auto& name : moved_to_) {
+    Opened o;
+    if (!o.open(cfg_.path.parent_path() / name)) continue;
+    bool known = current_ && sameFile(current_->rec, o.dev, o.ino, o.btime);
+    for (const auto& t : rotated_)
+      known = known || sameFile(t->rec, o.dev, o.ino, o.btime);
+    if (known) continue;
+    spdlog::info(
+        "{} was created and renamed to {} before logscan could open it; reading that "
+        "file from its start",
+        path_str_, o.where.string());
+    auto t = track(o, 0, 0);
+    t->fd = o.release();
+    retire(std::move(t), now, false);
+  }
+  moved_to_.clear();
   if (!current_ && exists) {
     Opened o;
     if (o.open(cfg_.path)) {
@@ -483,6 +500,13 @@ std::size_t Follower::readSome(Tracked& t, std::vector<char>& buf, Clock::time_p
     return 0;
   }
   const auto len = static_cast<std::size_t>(n);
+  // Truncated and written again since the last look (copy-truncate while we were behind):
+  // these bytes belong to the new content, not after our offset in the old. Checked after
+  // the read, so a truncation during it is seen too; the check then switches generations.
+  if (&t == current_.get() && !fingerprintHolds(t, t.read_pos + len)) {
+    wants_check_ = true;
+    return 0;
+  }
   if (t.read_pos + len > t.size_seen) {
     t.size_seen = t.read_pos + len;
     t.last_growth = now;

@@ -56,6 +56,10 @@ class Follower {
   // Looks at the path: a file that appeared, was renamed or removed (the old one is
   // finished), or truncated; ends rotated files idle for rotate_wait.
   void check(Clock::time_point now);
+  // The path's file was renamed to `name` in the same directory (from inotify). If it is a
+  // file never opened (created and rotated between two looks), the next check reads it from
+  // its start, before the path's new file.
+  void movedTo(const std::string& name) { moved_to_.push_back(name); }
   // Reads and scans up to about `budget` bytes of new data, rotated files first; `buf` is
   // scratch space larger than max_line. True if more may be waiting. Throws Stopping.
   bool read(std::size_t budget, std::vector<char>& buf, Clock::time_point now);
@@ -102,6 +106,7 @@ class Follower {
   bool wants_check_ = false;
   bool warned_missing_ = false;
   std::vector<char> finish_buf_;
+  std::vector<std::string> moved_to_;
 };
 
 }  // namespace reporthub::inputs::logscan

@@ -199,8 +199,23 @@ bool Scanner::drainNotify() {
         names = true;
         continue;
       }
-      // Only names that could be a followed file or one of its rotated names matter.
+      // A rename within the directory comes as MOVED_FROM and MOVED_TO with one cookie: it
+      // tells where a followed path's file went, even one renamed before it was opened.
       const std::string_view name(ev->name);
+      if (ev->mask & IN_MOVED_FROM) moves_[ev->cookie] = {ev->wd, std::string(name)};
+      if (ev->mask & IN_MOVED_TO) {
+        const auto from = moves_.find(ev->cookie);
+        if (from != moves_.end() && from->second.first == ev->wd) {
+          for (auto& f : followers_) {
+            if (f->path().parent_path() == dir->second &&
+                f->path().filename() == from->second.second) {
+              f->movedTo(std::string(name));
+            }
+          }
+          moves_.erase(from);
+        }
+      }
+      // Only names that could be a followed file or one of its rotated names matter.
       for (const auto& f : followers_) {
         const std::string base = f->path().filename().string();
         if (f->path().parent_path() == dir->second && name.substr(0, base.size()) == base) {
@@ -209,6 +224,9 @@ bool Scanner::drainNotify() {
       }
     }
   }
+  // A MOVED_FROM without its MOVED_TO went to another directory; the pair nearly always comes
+  // in one read, but may be split, so a few are kept.
+  if (moves_.size() > 64) moves_.clear();
   return names;
 }
 

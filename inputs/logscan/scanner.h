@@ -68,6 +68,7 @@ class Scanner {
   int inotify_fd_ = -1;
   std::map<int, std::filesystem::path> dir_watches_;                     // wd -> directory
   std::map<std::pair<std::uint64_t, std::uint64_t>, int> file_watches_;  // (dev, ino) -> wd
+  std::map<std::uint32_t, std::pair<int, std::string>> moves_;           // cookie -> (wd, old name)
 };
 
 }  // namespace reporthub::inputs::logscan

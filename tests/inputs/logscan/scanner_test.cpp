@@ -219,6 +219,26 @@ TEST_CASE("rotation by rename finishes the old file then follows the new one", "
   CHECK(s->filesFollowed() == 1);
 }
 
+TEST_CASE("a file created and rotated before logscan looked is still read", "[logscan]") {
+  Fixture f;
+  FakeSink sink;
+  auto s = f.scanner(sink);
+  settle(*s);
+  REQUIRE(s->notifyFd() >= 0);
+  // Between two looks: created, written, renamed, and a new file in its place.
+  append(f.log, lines(1, 60));
+  fs::rename(f.log, f.dir / "app.log.1");
+  append(f.log, lines(1, 30, "new"));
+  s->drainNotify();
+  settle(*s);
+  auto want = expected(1, 60);
+  for (const auto& t : expected(1, 30, "new"))
+    want.insert(t);
+  CHECK(seen({&sink}) == want);
+  REQUIRE(sink.reports.size() == want.size());
+  CHECK(sink.reports.front().text == "error 3");  // the older file first
+}
+
 TEST_CASE("copy-truncate reads the rest from the copy then the file from its start", "[logscan]") {
   Fixture f;
   FakeSink sink;
@@ -233,6 +253,22 @@ TEST_CASE("copy-truncate reads the rest from the copy then the file from its sta
   settle(*s);
   auto want = expected(1, 150);
   for (const auto& t : expected(1, 20, "new"))
+    want.insert(t);
+  CHECK(seen({&sink}) == want);
+  CHECK(sink.reports.size() == want.size());
+}
+
+TEST_CASE("content written after a truncation is never read as the old content", "[logscan]") {
+  Fixture f;
+  append(f.log, lines(1, 100));
+  FakeSink sink;
+  auto s = f.scanner(sink);  // opened and fingerprinted, nothing read yet
+  fs::copy_file(f.log, f.dir / "app.log.1");
+  REQUIRE(truncate(f.log.c_str(), 0) == 0);
+  append(f.log, lines(1, 300, "new"));  // longer than the old content: the size cannot tell
+  settle(*s);
+  auto want = expected(1, 100);
+  for (const auto& t : expected(1, 300, "new"))
     want.insert(t);
   CHECK(seen({&sink}) == want);
   CHECK(sink.reports.size() == want.size());
