@@ -4,7 +4,7 @@
 // could), then runs the rules in order on those lines alone.
 #include "inputs/logscan/rules.h"
 
-#include "inputs/logscan/line_local.h"
+#include "inputs/logscan/block_pattern.h"
 
 #include <spdlog/spdlog.h>
 
@@ -66,6 +66,15 @@ RuleSet::RuleSet(const std::vector<config::LogRule>& rules, std::uint32_t max_li
     PCRE2_SIZE offset = 0;
     pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
                                      options, &err, &offset, cctx);
+    if (!code && options != 0) {
+      // The block pattern is a rewrite of a pattern that compiled: should it not compile, the
+      // rule is matched line by line rather than refused.
+      spdlog::warn(
+          "rule {} ('{}'): its block-search form '{}' does not compile ({}); the rule "
+          "is matched line by line",
+          index + 1, rules[index].match, pattern, pcreMessage(err));
+      return code;
+    }
     if (!code) {
       pcre2_compile_context_free(cctx);
       throw std::invalid_argument("rule " + std::to_string(index + 1) + " ('" + pattern + "'): " +
@@ -83,8 +92,8 @@ RuleSet::RuleSet(const std::vector<config::LogRule>& rules, std::uint32_t max_li
       rules_.push_back(std::move(r));
       Rule& rule = rules_.back();
       rule.line = compile(rule.cfg.match, 0, i, rule.line_jit);
-      if (lineLocal(rule.cfg.match)) {
-        rule.block = compile(rule.cfg.match, PCRE2_MULTILINE, i, rule.block_jit);
+      if (const auto block = blockPattern(rule.cfg.match)) {
+        rule.block = compile(*block, PCRE2_MULTILINE, i, rule.block_jit);
       }
       rule.data = pcre2_match_data_create_from_pattern(rule.line, nullptr);
       rule.text = parseTemplate(rule.cfg.text);
@@ -175,7 +184,7 @@ void RuleSet::searchBlock(std::size_t ri, std::string_view block, bool final) {
     const void* nl = std::memchr(d + q, '\n', len - q);
     const std::size_t line_end = nl ? static_cast<const char*>(nl) - d : len;
     if (ov[1] > line_end && ov[1] != PCRE2_UNSET) {
-      // line_local.h promised this cannot happen. Stay correct: this rule goes line by line.
+      // block_pattern.h promised this cannot happen. Stay correct: this rule goes line by line.
       spdlog::warn(
           "rule {} ('{}'): a match crossed a line end; this rule is matched line by "
           "line from now on",

@@ -55,7 +55,7 @@ class RuleSet {
 
   std::size_t size() const { return rules_.size(); }
   const config::LogRule& rule(std::size_t i) const { return rules_[i].cfg; }
-  // Whether rule i is searched over whole blocks (see line_local.h) or line by line.
+  // Whether rule i is searched over whole blocks (see block_pattern.h) or line by line.
   bool blockSearched(std::size_t i) const { return rules_[i].block != nullptr; }
   std::uint32_t maxLine() const { return max_line_; }
 

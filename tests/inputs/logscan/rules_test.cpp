@@ -154,7 +154,7 @@ TEST_CASE("an unterminated last line counts only when the block is final", "[log
 
 TEST_CASE("block search finds exactly the lines a per-line match finds", "[logscan]") {
   const std::vector<std::string> patterns = {
-      // block-searched
+      // searched over blocks as they are
       "ab",
       "^a",
       "b$",
@@ -173,14 +173,27 @@ TEST_CASE("block search finds exactly the lines a per-line match finds", "[logsc
       "x*",
       "\\d+ \\w",
       "[[:digit:]]$",
-      // line by line (can match a newline or anchor at the subject's edges)
+      // searched over blocks with guarded atoms
       "a[^x]*b",
       "a\\s+b",
-      "\\Aa",
-      "b\\z",
       "(?s)a.*c",
       "[\\s\\S]c",
       "\\D{3}$",
+      "[^ ]+ c$",
+      "(?<=\\s)b",
+      "(?<!\\s)b",
+      "a(?=\\s)",
+      "a(?!\\W)",
+      "\\W$",
+      "^\\s*$",
+      "(a\\s)\\1",
+      "(?>\\s*)x",
+      "a\\s*+b",
+      "[^1]{3}",
+      "\\n|a",
+      // line by line (anchored at the subject's edges, or a verb)
+      "\\Aa",
+      "b\\z",
       "(*COMMIT)ab",
   };
   std::mt19937 rng(42);
@@ -198,6 +211,7 @@ TEST_CASE("block search finds exactly the lines a per-line match finds", "[logsc
     for (const auto& p : patterns) {
       INFO(p << " with max_line " << max_line);
       RuleSet rs({rule(p)}, max_line);
+      CHECK(rs.blockSearched(0) == (p != "\\Aa" && p != "b\\z" && p != "(*COMMIT)ab"));
       std::vector<std::size_t> got;
       for (const auto& s : scanAll(rs, block))
         got.push_back(s.pos);
@@ -207,7 +221,7 @@ TEST_CASE("block search finds exactly the lines a per-line match finds", "[logsc
 }
 
 TEST_CASE("which rules are searched over whole blocks", "[logscan]") {
-  RuleSet rs({rule("ERROR (\\d+)"), rule("a\\s+b")}, 1024);
+  RuleSet rs({rule("ERROR (\\d+)"), rule("\\Aa\\s+b")}, 1024);
   CHECK(rs.blockSearched(0));
   CHECK_FALSE(rs.blockSearched(1));
 }
