@@ -15,11 +15,13 @@ if [[ "${1:-}" == "--quick" ]]; then
   latency_args=(-n 5000 -r 1)
   shutdown_args=(-r 1)
   recovery_args=(-n 10000 -r 1)
+  logscan_args=(--mb 64 -r 1 --e2e-lines 200000)
 else
   throughput_args=()
   latency_args=()
   shutdown_args=()
   recovery_args=()
+  logscan_args=()
 fi
 
 echo
@@ -32,3 +34,5 @@ echo
 "$build/bench/shutdown" "${shutdown_args[@]}"
 echo
 "$build/bench/recovery" "${recovery_args[@]}"
+echo
+"$build/bench/logscan" "${logscan_args[@]}"

@@ -141,6 +141,7 @@ struct Follower::Tracked {
   std::uint64_t size_seen = 0;  // largest size seen, to notice growth and lost bytes
   bool discarding = false;      // skipping the rest of a line longer than max_line
   bool finished = false;        // read to its end and closed
+  bool read_failing = false;    // the last read failed (logged once per streak)
   // (seq, line offset) of submitted reports not yet acknowledged, in order.
   std::deque<std::pair<std::uint64_t, std::uint64_t>> pending;
   std::uint64_t long_seq = 0;  // seq of the long-line notice, until acknowledged
@@ -490,10 +491,16 @@ std::size_t Follower::readSome(Tracked& t, std::vector<char>& buf, Clock::time_p
     n = pread(t.fd, buf.data(), buf.size(), static_cast<off_t>(t.read_pos));
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
-    spdlog::error("read {}: {}; trying again at the next change or poll", t.where.string(),
-                  std::strerror(errno));
+    if (!t.read_failing) {
+      spdlog::error(
+          "read {}: {}; trying again at every change and poll (said once until a "
+          "read works)",
+          t.where.string(), std::strerror(errno));
+    }
+    t.read_failing = true;
     return 0;
   }
+  t.read_failing = false;
   if (n == 0) {
     // Shorter than where we are: truncated. The check that handles it is due at once.
     if (&t == current_.get() && t.fileSize() < t.read_pos) wants_check_ = true;

@@ -70,6 +70,8 @@ int main(ChildContext& ctx) {
   } catch (const Stopping&) {
     stopping = true;
   }
+  // At once: where a first start with `start_at: end` began must survive a kill right away.
+  scanner->save();
   link.ready();
   spdlog::info("following {} file(s) with offsets in {}", cfg.files.size(),
                scanner->stateFile().string());
@@ -87,6 +89,7 @@ int main(ChildContext& ctx) {
         scanner->check();
         next_check = now + cfg.poll;
         check_due = false;
+        more = true;  // a file it just opened may hold lines already: no wake-up will say so
       }
     } catch (const Stopping&) {
       break;
