@@ -150,8 +150,14 @@ struct Follower::Tracked {
   ~Tracked() {
     if (fd >= 0) close(fd);
   }
-  // Where reading resumes after a kill: the first line with an unacknowledged report.
-  std::uint64_t safeOffset() const { return pending.empty() ? scanned : pending.front().second; }
+  // Where reading resumes after a kill: the first line with a report not acknowledged by
+  // seq `acked`.
+  std::uint64_t safeOffset(std::uint64_t acked) const {
+    for (const auto& [seq, offset] : pending) {
+      if (seq > acked) return offset;
+    }
+    return scanned;
+  }
   std::uint64_t fileSize() const {
     struct stat st;
     return fd >= 0 && fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
@@ -664,12 +670,14 @@ void Follower::dropDone() {
                  rotated_.end());
 }
 
-PathState Follower::state() const {
+PathState Follower::state(std::uint64_t acked) const {
   PathState ps;
-  auto add = [&ps](const Tracked& t, bool current) {
+  auto add = [&ps, acked](const Tracked& t, bool current) {
+    if (t.finished && t.safeOffset(acked) >= t.scanned) return;  // done, acknowledged
     FileRecord r = t.rec;
-    r.offset = t.safeOffset();
+    r.offset = t.safeOffset(acked);
     r.current = current;
+    r.long_said = r.long_said || (t.long_seq != 0 && t.long_seq <= acked);
     ps.files.push_back(r);
   };
   for (const auto& t : rotated_)

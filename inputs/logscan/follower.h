@@ -65,8 +65,10 @@ class Follower {
   bool read(std::size_t budget, std::vector<char>& buf, Clock::time_point now);
   // Every report up to seq `upto` is acknowledged: their lines count as done.
   void acked(std::uint64_t upto);
-  // What to save: every file still followed or with unacknowledged reports.
-  PathState state() const;
+  // What to save: every file still followed or with unacknowledged reports, with offsets
+  // that count reports up to seq `acked` as acknowledged. Changes nothing, so it may be
+  // called while a read is submitting (a block's lines count only once all are submitted).
+  PathState state(std::uint64_t acked) const;
 
   const std::filesystem::path& path() const { return cfg_.path; }
   // Descriptors of the files being read, with their (dev, ino), for change notification.

@@ -27,13 +27,42 @@ constexpr Duration kSaveInterval = std::chrono::milliseconds(200);
 // How long a stopping logscan waits for the hub to acknowledge what it submitted.
 constexpr Duration kStopAckWait = std::chrono::seconds(2);
 
+// When offsets are written, from the main loop and from inside a read alike: a read that
+// submits many reports (and waits for credit) must not hold back saving for its duration.
+struct Saver {
+  Scanner* scanner = nullptr;
+  ChildLink* link = nullptr;
+  Clock::time_point next = Clock::now();
+  bool now = false;  // DeskOff (a kill follows) or a stop request
+
+  void maybeSave(bool pump) {
+    const auto t = Clock::now();
+    if (!now && t < next) return;
+    if (pump) link->pump(Duration(0));  // take in the Acks that arrived meanwhile
+    scanner->save(link->acked());
+    next = t + kSaveInterval;
+    now = false;
+  }
+};
+
 class LinkSink : public Sink {
  public:
-  ChildLink* link = nullptr;
+  explicit LinkSink(Saver& saver) : saver_(saver) {}
   std::uint64_t submit(const Report& r) override {
-    if (!link->submit(r)) return 0;
-    return link->submitted();
+    ChildLink& link = *saver_.link;
+    // Wait for credit here rather than inside ChildLink::submit, saving offsets meanwhile.
+    while (!link.hasCredit()) {
+      if (link.stopRequested()) return 0;
+      link.pump(std::chrono::milliseconds(50));
+      saver_.maybeSave(false);
+    }
+    saver_.maybeSave(true);
+    if (!link.submit(r)) return 0;
+    return link.submitted();
   }
+
+ private:
+  Saver& saver_;
 };
 
 Duration until(Clock::time_point t, Clock::time_point now) {
@@ -48,7 +77,8 @@ int main(ChildContext& ctx) {
     return 2;
   }
   const config::LogscanInput& cfg = *ctx.config.inputs.logscan;
-  LinkSink sink;
+  Saver saver;
+  LinkSink sink(saver);
   std::unique_ptr<Scanner> scanner;
   try {
     scanner = std::make_unique<Scanner>(ctx.config, sink);
@@ -57,11 +87,11 @@ int main(ChildContext& ctx) {
     return 2;
   }
   ChildLink link(ctx.zmq, {ctx.endpoint, ctx.role, ctx.id, wire::Kind::input});
-  sink.link = &link;
+  saver.scanner = scanner.get();
+  saver.link = &link;
   // DeskOff is followed by a kill: save what is acknowledged while there is time.
-  bool save_now = false;
   link.on_control = [&](const std::string& command) {
-    if (command == "deskoff" || command == "stop") save_now = true;
+    if (command == "deskoff" || command == "stop") saver.now = true;
   };
 
   bool stopping = false;
@@ -71,14 +101,14 @@ int main(ChildContext& ctx) {
     stopping = true;
   }
   // At once: where a first start with `start_at: end` began must survive a kill right away.
-  scanner->save();
+  scanner->save(link.acked());
+  saver.next = Clock::now() + kSaveInterval;
   link.ready();
   spdlog::info("following {} file(s) with offsets in {}", cfg.files.size(),
                scanner->stateFile().string());
 
   auto now = Clock::now();
   auto next_check = now + cfg.poll;
-  auto next_save = now + kSaveInterval;
   bool check_due = false;
   while (!stopping && !link.stopRequested()) {
     bool more = false;
@@ -96,16 +126,12 @@ int main(ChildContext& ctx) {
     }
     link.pump(Duration(0));
     scanner->acked(link.acked());
-    now = Clock::now();
-    if (save_now || now >= next_save) {
-      scanner->save();
-      next_save = now + kSaveInterval;
-      save_now = false;
-    }
+    saver.maybeSave(false);
     if (more) continue;
 
+    now = Clock::now();
     auto wake = next_check;
-    if (scanner->dirty()) wake = std::min(wake, next_save);
+    if (scanner->dirty(link.acked())) wake = std::min(wake, saver.next);
     std::vector<zmq::pollitem_t> items{{link.socket().handle(), 0, ZMQ_POLLIN, 0},
                                        {nullptr, link.signalFd(), ZMQ_POLLIN, 0}};
     if (scanner->notifyFd() >= 0) items.push_back({nullptr, scanner->notifyFd(), ZMQ_POLLIN, 0});
@@ -118,7 +144,7 @@ int main(ChildContext& ctx) {
   // SIGTERM (a reload that changed logscan, or an operator): keep the place exactly.
   link.waitAcked(kStopAckWait);
   scanner->acked(link.acked());
-  scanner->save();
+  scanner->save(link.acked());
   spdlog::info("stopping: offsets saved ({} reports submitted, {} acknowledged)", link.submitted(),
                link.acked());
   return 0;

@@ -97,19 +97,19 @@ void Scanner::acked(std::uint64_t upto) {
     f->acked(upto);
 }
 
-State Scanner::current() const {
+State Scanner::current(std::uint64_t acked) const {
   State s;
   for (const auto& f : followers_)
-    s[f->path().string()] = f->state();
+    s[f->path().string()] = f->state(acked);
   return s;
 }
 
-bool Scanner::dirty() const {
-  return current() != saved_;
+bool Scanner::dirty(std::uint64_t acked) const {
+  return current(acked) != saved_;
 }
 
-bool Scanner::save() {
-  State s = current();
+bool Scanner::save(std::uint64_t acked) {
+  State s = current(acked);
   if (s == saved_) return true;
   try {
     saveState(state_file_, s);

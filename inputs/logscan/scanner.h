@@ -37,12 +37,15 @@ class Scanner {
   bool read(std::size_t budget);
   // Rotation, truncation and appearance of every path; also ends idle rotated files.
   void check();
-  // Reports up to seq `upto` are acknowledged by the hub.
+  // Reports up to seq `upto` are acknowledged by the hub: forgets them. Not during read().
   void acked(std::uint64_t upto);
-  // Whether the state differs from what was last written.
-  bool dirty() const;
-  // Writes the offsets file if it changed. False (logged once per failure streak) on error.
-  bool save();
+  // Whether the state, with reports up to seq `acked` acknowledged, differs from what was
+  // last written.
+  bool dirty(std::uint64_t acked) const;
+  // Writes the offsets file, counting reports up to seq `acked` as acknowledged, if it
+  // changed. Safe to call from a Sink while read() runs. False (logged once per failure
+  // streak) on error.
+  bool save(std::uint64_t acked);
 
   // inotify descriptor to poll (-1 if unavailable: then only the poll interval finds news).
   int notifyFd() const { return inotify_fd_; }
@@ -56,7 +59,7 @@ class Scanner {
   std::size_t filesFollowed() const;
 
  private:
-  State current() const;
+  State current(std::uint64_t acked) const;
   void syncWatches();
 
   config::LogscanInput cfg_;

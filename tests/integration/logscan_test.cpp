@@ -176,9 +176,19 @@ TEST_CASE("logscan reports every matching line once through 5 renames and a copy
   REQUIRE(waitLogLines(hub, kLines / kEvery));
   REQUIRE(hub.stop() == 0);  // drains everything: a late duplicate would be in the log now
   checkExactlyOnce(hub, kLines, kEvery);
-  const std::string hub_log = readFile(hub.hubLog());
-  CHECK(hub_log.find("reading the rest of the old content from its copy") != std::string::npos);
-  CHECK(hub_log.find("was rotated (the name now leads to another file)") != std::string::npos);
+  // Each rename seen once: as a new file at the path, as no file there yet, or (the first,
+  // if logscan looked only after it) through the rename event of a file it never opened.
+  int rotations = 0, copies = 0;
+  for (const auto& line : readLines(hub.hubLog())) {
+    if (line.find("[logscan]") == std::string::npos) continue;
+    rotations +=
+        line.find("was rotated (the name now leads to another file)") != std::string::npos ||
+        line.find("was renamed or removed") != std::string::npos ||
+        line.find("before logscan could open it") != std::string::npos;
+    copies += line.find("reading the rest of the old content from its copy") != std::string::npos;
+  }
+  CHECK(rotations == 5);
+  CHECK(copies == 1);
 }
 
 TEST_CASE("logscan killed with SIGKILL mid-file loses and repeats no line",
@@ -187,22 +197,22 @@ TEST_CASE("logscan killed with SIGKILL mid-file loses and repeats no line",
   const fs::path log = hub.dir() / "logs/app.log";
   fs::create_directories(log.parent_path());
   Writer w(log, 2);
-  w.writeTo(100'000);
+  w.writeTo(200'000);
   hub.start();
-  // Mid-file: some reports acknowledged and their offset saved, most of the file still ahead.
-  REQUIRE(waitFor([&] { return savedOffset(hub) > 0 && countLines(hub.operatorLog()) >= 2000; },
-                  30s, 10ms));
+  // Mid-file: the first offset saved after acknowledgements, most of the file still ahead.
+  REQUIRE(waitFor([&] { return savedOffset(hub) > 0; }, 30s, 5ms));
   const int pid = hub.processStatus("logscan")["pid"];
   REQUIRE(pid > 0);
   REQUIRE(kill(pid, SIGKILL) == 0);
-  w.writeTo(120'000);  // written while it is down or restarting
-  REQUIRE(waitLogLines(hub, 60'000));
+  const auto size_at_kill = fs::file_size(log);
+  w.writeTo(220'000);  // written while it is down or restarting
+  REQUIRE(waitLogLines(hub, 110'000));
   REQUIRE(hub.stop() == 0);
-  checkExactlyOnce(hub, 120'000, 2);
+  checkExactlyOnce(hub, 220'000, 2);
   const auto resumed = resumedAt(hub);
   REQUIRE(resumed.size() == 1);
   CHECK(resumed[0] > 0);
-  CHECK(resumed[0] < fs::file_size(log));
+  CHECK(resumed[0] < size_at_kill);
   CHECK(readFile(hub.hubLog()).find("logscan (pid " + std::to_string(pid) + ") died") !=
         std::string::npos);
 }
@@ -215,8 +225,7 @@ TEST_CASE("DeskOff kills logscan mid-file and DeskOn resumes where it left off",
   Writer w(log, 2);
   w.writeTo(60'000);
   hub.start();
-  REQUIRE(waitFor([&] { return savedOffset(hub) > 0 && countLines(hub.operatorLog()) >= 2000; },
-                  30s, 10ms));
+  REQUIRE(waitFor([&] { return savedOffset(hub) > 0; }, 30s, 5ms));
   REQUIRE(hub.hubctl({"deskoff"}).code == 0);
   REQUIRE(waitFor([&] { return hub.processStatus("logscan")["state"] == "stopped"; }));
   w.writeTo(70'000);
