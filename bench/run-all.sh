@@ -15,12 +15,14 @@ if [[ "${1:-}" == "--quick" ]]; then
   latency_args=(-n 5000 -r 1)
   shutdown_args=(-r 1)
   recovery_args=(-n 10000 -r 1)
+  checks_args=(-n 200 --every 2 -d 4)
   logscan_args=(--mb 64 -r 1 --e2e-lines 200000)
 else
   throughput_args=()
   latency_args=()
   shutdown_args=()
   recovery_args=()
+  checks_args=()
   logscan_args=()
 fi
 
@@ -35,4 +37,5 @@ echo
 echo
 "$build/bench/recovery" "${recovery_args[@]}"
 echo
+"$build/bench/checks" "${checks_args[@]}"
 "$build/bench/logscan" "${logscan_args[@]}"

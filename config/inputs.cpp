@@ -61,6 +61,7 @@ std::optional<CheckProbe> readProbe(const Section& check, const fs::path& dir) {
   if (kind == "command") {
     CommandCheck c;
     check.strings("command", c.argv);
+    resolveCommand(c.argv, dir);
     check.text("user", c.user);
     if (!c.user.empty() && getpwnam(c.user.c_str()) == nullptr) {
       ctx.add(check.get("user")->mark,

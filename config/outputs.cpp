@@ -49,6 +49,7 @@ void readPrinter(const Section& s, const fs::path& dir, Config& cfg) {
   s.allowOnly({"command", "spool", "batch", "timeout", "retry", "restart"});
   PrinterOutput p;
   s.strings("command", p.command);
+  resolveCommand(p.command, dir);
   s.path("spool", p.spool, dir);
   if (s.find("command") == nullptr && s.find("spool") == nullptr) {
     s.ctx().add(s.mark(), s.path() + ": needs command (e.g. [lp, -d, ops]) or spool (a directory)");

@@ -412,6 +412,13 @@ inline std::optional<RestartPolicy> readOwnRestart(const Section& s, const Confi
   return readRestart(s.section("restart"), cfg.restart);
 }
 
+// A command's argv: a program named with a '/' is relative to the config file's directory
+// (where commands also run); a bare name is looked up in PATH when it runs.
+inline void resolveCommand(std::vector<std::string>& argv, const fs::path& dir) {
+  if (!argv.empty() && argv[0].find('/') != std::string::npos)
+    argv[0] = resolve(dir, argv[0]).string();
+}
+
 // Calls fn(section, index) for each mapping in a sequence; other items are problems.
 template <typename Fn>
 void forEachMapping(Context& ctx, const Value& list, Fn fn) {

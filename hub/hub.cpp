@@ -6,7 +6,6 @@
 #include "common/report.h"
 #include "common/zmq_util.h"
 #include "hub/recovery.h"
-#include "hub/spawn.h"
 #include "inputs/registry.h"
 #include "outputs/registry.h"
 
@@ -222,7 +221,9 @@ pid_t Hub::spawn(const ProcessSpec& spec) {
                                 "3"};
   for (const auto& a : spec.args)
     argv.push_back(a);
-  const pid_t pid = spawnChild(argv, {config_fd_});
+  SpawnOptions opts;
+  opts.pass = {config_fd_};
+  const pid_t pid = spawnChild(argv, opts);
   if (pid > 0) spdlog::info("started {} (pid {})", spec.id, pid);
   return pid;
 }
@@ -1098,7 +1099,8 @@ nlohmann::json Hub::status(TimePoint now) const {
         {"restarts", p.restarts},
         {"last_exit", p.last_exit},
         {"uptime_s", p.state == State::running ? seconds(since(now, p.ready_at)) : 0.0},
-        {"throttled", p.policy.throttled()}};
+        {"throttled", p.policy.throttled()},
+        {"desk_only", p.spec.desk_only}};
     if (p.state == State::backoff) j["next_restart_in_s"] = seconds(since(p.deadline, now));
     // With the pid, the kernel start time identifies the process beyond pid reuse: the next
     // hub uses it to find this one's leftovers after a crash.

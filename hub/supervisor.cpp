@@ -26,14 +26,6 @@ std::string_view toString(State s) {
   return kNames[static_cast<int>(s)];
 }
 
-std::string describeWaitStatus(int st) {
-  if (WIFEXITED(st)) return "exit " + std::to_string(WEXITSTATUS(st));
-  if (WIFSIGNALED(st)) {
-    return "signal " + std::to_string(WTERMSIG(st)) + " (" + sigdescr_np(WTERMSIG(st)) + ")";
-  }
-  return "status " + std::to_string(st);
-}
-
 void Supervisor::add(ProcessSpec spec) {
   Process p;
   p.policy = RestartPolicy(spec.restart);

@@ -4,6 +4,7 @@
 // tests.
 #pragma once
 
+#include "common/spawn.h"
 #include "common/wire.h"
 #include "config/config.h"
 #include "hub/restart_policy.h"
@@ -118,7 +119,5 @@ class Supervisor {
   Duration kill_timeout_;
   std::map<std::string, Process> processes_;
 };
-
-std::string describeWaitStatus(int wait_status);
 
 }  // namespace reporthub::hub

@@ -1,6 +1,7 @@
 // The input role table; see registry.h.
 #include "inputs/registry.h"
 
+#include "inputs/check/check.h"
 #include "inputs/logscan/logscan.h"
 #include "inputs/testproc/testproc.h"
 
@@ -8,6 +9,8 @@ namespace reporthub::inputs {
 
 std::span<const RoleInfo> registry() {
   static const RoleInfo kRoles[] = {
+      {"check", wire::Kind::input, &check::main,
+       "runs checks on their intervals, reports state changes"},
       {"logscan", wire::Kind::input, &logscan::main,
        "follows log files and reports lines matching rules"},
       {"testproc", wire::Kind::input, &testproc::main, "misbehaves on purpose, for tests"},

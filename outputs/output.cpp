@@ -68,10 +68,19 @@ int runOutput(ChildContext& ctx, Output& output, std::uint32_t window) {
 
   link.ready();
   for (;;) {
-    const bool idle_wait = done == reported && !link.stopRequested();
-    const bool busy = link.pump(std::chrono::milliseconds(idle_wait ? 500 : 0));
-    // Flush when the queue runs dry, or halfway through the window so the hub keeps sending.
-    if (done > reported && (!busy || done - reported >= window / 2)) {
+    const bool stopping = link.stopRequested();
+    const bool half_window = done - reported >= window / 2;
+    const Duration hold =
+        done > reported && !stopping && !half_window ? output.holdFor() : Duration(0);
+    const bool idle_wait = (done == reported || hold.count() > 0) && !stopping;
+    const Duration wait = hold.count() > 0
+                              ? std::min<Duration>(hold, std::chrono::milliseconds(500))
+                              : std::chrono::milliseconds(500);
+    const bool busy = link.pump(idle_wait ? wait : Duration(0));
+    // Flush when the queue runs dry (and a batching output has gathered long enough), or
+    // halfway through the window so the hub keeps sending.
+    const bool gathered = half_window || stopping || output.holdFor().count() == 0;
+    if (done > reported && ((!busy && gathered) || done - reported >= window / 2)) {
       std::string reason;
       if (output.flush(reason) == wire::Status::ok) {
         tellHub(wire::Status::ok, 0, {});

@@ -3,6 +3,7 @@
 // never drops a report by giving up on its own.
 #pragma once
 
+#include "common/duration.h"
 #include "common/report.h"
 #include "common/role.h"
 #include "common/wire.h"
@@ -22,6 +23,11 @@ class Output {
   // Makes everything delivered so far durable where it goes; called when no delivery is
   // waiting, and before the hub is told. The default has nothing buffered.
   virtual wire::Status flush(std::string& /*reason*/) { return wire::Status::ok; }
+
+  // How much longer to gather deliveries before flush, for an output that batches (the
+  // printer's one job per interval). Zero: flush as soon as the queue runs dry. A stop
+  // request or half a window of deliveries flushes regardless.
+  virtual Duration holdFor() { return Duration(0); }
 
   // Reopen files (SIGHUP, for logrotate).
   virtual void reopen() {}

@@ -99,14 +99,16 @@ void printStatusTable(const json& st) {
   std::printf("node %s  pid %d  up %s  %s  desk %s\n", st.value("node", "?").c_str(),
               st.value("pid", 0), fmtSeconds(st.value("uptime_s", 0.0)).c_str(),
               st.value("phase", "?").c_str(), st.value("desk", "?").c_str());
-  std::printf("\n%-24s %-7s %-9s %-8s %-9s %-9s %s\n", "PROCESS", "KIND", "STATE", "PID",
+  std::printf("\n%-24s %-7s %-18s %-8s %-9s %-9s %s\n", "PROCESS", "KIND", "STATE", "PID",
               "RESTARTS", "UPTIME", "LAST EXIT");
   for (const auto& p : st.value("processes", json::array())) {
     std::string state = p.value("state", "?");
     if (p.contains("next_restart_in_s"))
       state += " " + fmtSeconds(p["next_restart_in_s"].get<double>());
     if (p.value("throttled", false)) state += " (throttled)";
-    std::printf("%-24s %-7s %-9s %-8d %-9d %-9s %s\n", p.value("id", "?").c_str(),
+    if (p.value("desk_only", false) && st.value("desk", "") == "off" && state == "stopped")
+      state += " (desk off)";
+    std::printf("%-24s %-7s %-18s %-8d %-9d %-9s %s\n", p.value("id", "?").c_str(),
                 p.value("kind", "?").c_str(), state.c_str(), p.value("pid", 0),
                 p.value("restarts", 0), fmtSeconds(p.value("uptime_s", 0.0)).c_str(),
                 p.value("last_exit", "").c_str());

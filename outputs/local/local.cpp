@@ -84,13 +84,34 @@ class LocalOutput final : public Output {
   }
 
   wire::Status flush(std::string& reason) override {
-    if (writeAll(fd_, buffer_) < buffer_.size()) {
-      reason = "write " + cfg_.file.string() + ": " + strerror(errno);
-      if (!error_logged_) spdlog::error("{}; the hub will retry these reports", reason);
-      error_logged_ = true;
-      buffer_.clear();  // the hub resends all of them
-      recent_.rollback();
-      return wire::Status::retry;
+    std::string_view rest = buffer_;
+    while (!rest.empty()) {
+      std::string_view now = rest;
+      bool rotate_after = false;
+      // With built-in rotation, a file gets whole lines up to its limit; a line longer than
+      // the limit still goes whole into a fresh file.
+      if (cfg_.rotate_size > 0 && size_ + rest.size() > cfg_.rotate_size) {
+        const std::size_t room = cfg_.rotate_size > size_ ? cfg_.rotate_size - size_ : 0;
+        const std::size_t cut = rest.substr(0, room).rfind('\n');
+        if (cut != std::string_view::npos) {
+          now = rest.substr(0, cut + 1);
+          rotate_after = true;
+        } else if (size_ > 0) {
+          rotate();
+          continue;
+        }
+      }
+      if (writeAll(fd_, now) < now.size()) {
+        reason = "write " + cfg_.file.string() + ": " + strerror(errno);
+        if (!error_logged_) spdlog::error("{}; the hub will retry these reports", reason);
+        error_logged_ = true;
+        buffer_.clear();  // the hub resends all of them
+        recent_.rollback();
+        return wire::Status::retry;
+      }
+      size_ += now.size();
+      rest.remove_prefix(now.size());
+      if (rotate_after) rotate();
     }
     buffer_.clear();
     recent_.commit();
@@ -98,22 +119,42 @@ class LocalOutput final : public Output {
     return wire::Status::ok;
   }
 
+  // logrotate renamed the file (or copied and truncated it): continue in a file by the
+  // configured name. If it cannot be opened, writing goes on where it went.
   void reopen() override {
-    if (fd_ >= 0) close(fd_);
-    open();
-    spdlog::info("reopened {}", cfg_.file.string());
+    if (reopenFile()) spdlog::info("reopened {}", cfg_.file.string());
   }
 
  private:
   // The ids already in the operator log, from its tail: after a crash of this process or
   // the hub, the unacknowledged deliveries come again and must not be written twice.
+  // Right after a rotation the current file is short: the rest comes from the end of the
+  // previous one (operator.log.1, whether we or logrotate renamed it).
   void loadRecentIds() {
     constexpr off_t kTail = 16 << 20;
     const off_t size = lseek(fd_, 0, SEEK_END);
-    if (size <= 0) return;
-    const off_t from = size > kTail ? size - kTail : 0;
+    std::size_t found = 0;
+    if (size < kTail) found += rememberIdsFrom(rotatedName(1), kTail - std::max<off_t>(size, 0));
+    found += rememberIdsFrom(fd_, kTail);
+    recent_.commit();
+    spdlog::info("{} report ids from the end of {} remembered for duplicate suppression", found,
+                 cfg_.file.string());
+  }
+
+  std::size_t rememberIdsFrom(const std::filesystem::path& file, off_t tail_bytes) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    const std::size_t found = rememberIdsFrom(fd, tail_bytes);
+    close(fd);
+    return found;
+  }
+
+  std::size_t rememberIdsFrom(int fd, off_t tail_bytes) {
+    const off_t size = lseek(fd, 0, SEEK_END);
+    if (size <= 0) return 0;
+    const off_t from = size > tail_bytes ? size - tail_bytes : 0;
     std::string tail;
-    if (!readFrom(fd_, from, tail)) return;
+    if (!readFrom(fd, from, tail)) return 0;
     std::size_t found = 0;
     for (std::size_t pos = 0; pos < tail.size();) {
       std::size_t end = tail.find('\n', pos);
@@ -124,9 +165,43 @@ class LocalOutput final : public Output {
       }
       pos = end + 1;
     }
-    recent_.commit();
-    spdlog::info("{} report ids from the end of {} remembered for duplicate suppression", found,
-                 cfg_.file.string());
+    return found;
+  }
+
+  std::filesystem::path rotatedName(int n) const {
+    return cfg_.file.string() + "." + std::to_string(n);
+  }
+
+  // Built-in rotation by size: operator.log.N-1 -> .N, ..., operator.log -> .1, and a new
+  // operator.log. The oldest beyond `keep` is overwritten by the rename.
+  void rotate() {
+    for (int i = cfg_.rotate_keep - 1; i >= 1; --i) {
+      std::rename(rotatedName(i).c_str(), rotatedName(i + 1).c_str());  // may not exist yet
+    }
+    if (std::rename(cfg_.file.c_str(), rotatedName(1).c_str()) != 0) {
+      spdlog::warn("cannot rotate {}: {}; writing on in the same file", cfg_.file.string(),
+                   strerror(errno));
+      return;
+    }
+    if (reopenFile()) {
+      spdlog::info("rotated {} at {} bytes (keeping {})", cfg_.file.string(), cfg_.rotate_size,
+                   cfg_.rotate_keep);
+    }
+  }
+
+  bool reopenFile() {
+    const int old = fd_;
+    const std::uint64_t old_size = size_;
+    try {
+      open();
+    } catch (const std::exception& e) {
+      fd_ = old;
+      size_ = old_size;
+      spdlog::warn("{}; still writing to the file open before", e.what());
+      return false;
+    }
+    if (old >= 0) close(old);
+    return true;
   }
 
   // An XPUB passes on the first subscription and the last unsubscription of a topic, so
@@ -145,11 +220,14 @@ class LocalOutput final : public Output {
     if (fd_ < 0) {
       throw std::runtime_error("open " + cfg_.file.string() + ": " + strerror(errno));
     }
+    const off_t end = lseek(fd_, 0, SEEK_END);
+    size_ = end > 0 ? static_cast<std::uint64_t>(end) : 0;
   }
 
   const config::LocalOutput& cfg_;
   zmq::socket_t console_;
   int fd_ = -1;
+  std::uint64_t size_ = 0;  // of the open file, for rotation
   std::string buffer_;
   bool error_logged_ = false;
   RecentIds recent_;
