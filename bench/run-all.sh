@@ -17,6 +17,7 @@ if [[ "${1:-}" == "--quick" ]]; then
   recovery_args=(-n 10000 -r 1)
   checks_args=(-n 200 --every 2 -d 4)
   desksend_args=(-n 1000 -r 1)
+  logscan_args=(--mb 64 -r 1 --e2e-lines 200000)
 else
   throughput_args=()
   latency_args=()
@@ -24,6 +25,7 @@ else
   recovery_args=()
   checks_args=()
   desksend_args=()
+  logscan_args=()
 fi
 
 echo
@@ -40,3 +42,5 @@ echo
 "$build/bench/checks" "${checks_args[@]}"
 echo
 "$build/bench/desksend" "${desksend_args[@]}"
+echo
+"$build/bench/logscan" "${logscan_args[@]}"

@@ -2,6 +2,7 @@
 #include "inputs/registry.h"
 
 #include "inputs/check/check.h"
+#include "inputs/logscan/logscan.h"
 #include "inputs/testproc/testproc.h"
 
 namespace reporthub::inputs {
@@ -10,6 +11,8 @@ std::span<const RoleInfo> registry() {
   static const RoleInfo kRoles[] = {
       {"check", wire::Kind::input, &check::main,
        "runs checks on their intervals, reports state changes"},
+      {"logscan", wire::Kind::input, &logscan::main,
+       "follows log files and reports lines matching rules"},
       {"testproc", wire::Kind::input, &testproc::main, "misbehaves on purpose, for tests"},
   };
   return kRoles;
