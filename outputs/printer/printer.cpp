@@ -4,6 +4,7 @@
 #include "common/file_io.h"
 #include "common/spawn.h"
 #include "config/config.h"
+#include "outputs/delivered_ids.h"
 #include "outputs/output.h"
 
 #include <fcntl.h>
@@ -39,8 +40,11 @@ void appendPrintable(std::string& out, std::string_view s) {
 
 class PrinterOutput final : public Output {
  public:
-  PrinterOutput(const config::PrinterOutput& cfg, std::filesystem::path dir)
-      : cfg_(cfg), dir_(std::move(dir)) {
+  PrinterOutput(const config::PrinterOutput& cfg, std::filesystem::path dir,
+                const std::filesystem::path& state_dir)
+      : cfg_(cfg), dir_(std::move(dir)), printed_(state_dir / "printer.delivered") {
+    spdlog::info("{} printed report ids remembered from {}", printed_.loaded(),
+                 printed_.file().string());
     if (!cfg_.spool.empty()) {
       std::error_code ec;
       std::filesystem::create_directories(cfg_.spool, ec);
@@ -51,7 +55,11 @@ class PrinterOutput final : public Output {
     }
   }
 
+  // A report printed before a crash (of this process or the hub) comes again: not reprinted.
+  bool seen(const Report& r) override { return printed_.contains(r.id); }
+
   wire::Status deliver(const Report& r, const wire::Deliver&, std::string& reason) override {
+    printed_.add(r.id);
     if (job_.empty()) first_at_ = Clock::now();
     if (!job_.empty()) job_ += '\f';
     job_ += formatPage(r);
@@ -82,10 +90,16 @@ class PrinterOutput final : public Output {
     if (job_.empty()) return wire::Status::ok;
     const bool ok = cfg_.spool.empty() ? runPrintCommand(reason) : writeSpoolFile(reason);
     if (ok) {
+      // Printed is printed: if the record cannot be kept, a crash may print these again, and
+      // that is said, but the hub is not asked to print them a second time now.
+      std::string error;
+      if (!printed_.commit(error))
+        spdlog::warn("{}; a crash before the next job could print these reports again", error);
       ++jobs_;
       spdlog::info("printed job {} ({} page{}, first report {})", jobs_, pages_,
                    pages_ == 1 ? "" : "s", job_ids_);
     }
+    if (!ok) printed_.rollback();
     job_.clear();
     job_ids_.clear();
     pages_ = 0;
@@ -139,6 +153,7 @@ class PrinterOutput final : public Output {
 
   const config::PrinterOutput& cfg_;
   const std::filesystem::path dir_;  // commands run in the config file's directory
+  DeliveredIds printed_;
   std::string job_;
   std::string job_ids_;  // the first report's id, for the log
   int pages_ = 0;
@@ -185,7 +200,8 @@ int main(ChildContext& ctx) {
     spdlog::error("no outputs.printer in the config; nothing to do");
     return 2;
   }
-  PrinterOutput output(*ctx.config.outputs.printer, ctx.config.file.parent_path());
+  PrinterOutput output(*ctx.config.outputs.printer, ctx.config.file.parent_path(),
+                       ctx.config.state_dir);
   return runOutput(ctx, output);
 }
 
