@@ -171,13 +171,17 @@ void readCheck(const Section& section, const fs::path& dir, Config& cfg) {
 
 // ---- logscan ----
 
-// The loader compiles every pattern exactly as logscan does (byte mode, no options), so a
+// The loader compiles every pattern exactly as logscan does (byte mode, no options, LF
+// newlines), so a
 // pattern that would fail at run time is a config error with its position instead.
 std::optional<int> compilePattern(Context& ctx, const Value& v, const std::string& pattern) {
   int code = 0;
   PCRE2_SIZE offset = 0;
+  pcre2_compile_context* cc = pcre2_compile_context_create(nullptr);
+  pcre2_set_newline(cc, PCRE2_NEWLINE_LF);
   pcre2_code* re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0,
-                                 &code, &offset, nullptr);
+                                 &code, &offset, cc);
+  pcre2_compile_context_free(cc);
   if (!re) {
     PCRE2_UCHAR message[256];
     pcre2_get_error_message(code, message, sizeof message);
