@@ -90,14 +90,13 @@ class LocalOutput final : public Output {
       bool rotate_after = false;
       // With built-in rotation, a file gets whole lines up to its limit; a line longer than
       // the limit still goes whole into a fresh file.
-      if (cfg_.rotate_size > 0 && size_ + rest.size() > cfg_.rotate_size) {
+      if (cfg_.rotate_size > 0 && size_ + rest.size() > cfg_.rotate_size && rotationDue()) {
         const std::size_t room = cfg_.rotate_size > size_ ? cfg_.rotate_size - size_ : 0;
         const std::size_t cut = rest.substr(0, room).rfind('\n');
         if (cut != std::string_view::npos) {
           now = rest.substr(0, cut + 1);
           rotate_after = true;
-        } else if (size_ > 0) {
-          rotate();
+        } else if (size_ > 0 && rotate()) {
           continue;
         }
       }
@@ -174,20 +173,28 @@ class LocalOutput final : public Output {
 
   // Built-in rotation by size: operator.log.N-1 -> .N, ..., operator.log -> .1, and a new
   // operator.log. The oldest beyond `keep` is overwritten by the rename.
-  void rotate() {
+  // A rotation that failed is tried again a minute later, not on every line: meanwhile the
+  // log grows past its limit rather than stalling delivery.
+  bool rotate() {
     for (int i = cfg_.rotate_keep - 1; i >= 1; --i) {
       std::rename(rotatedName(i).c_str(), rotatedName(i + 1).c_str());  // may not exist yet
     }
     if (std::rename(cfg_.file.c_str(), rotatedName(1).c_str()) != 0) {
-      spdlog::warn("cannot rotate {}: {}; writing on in the same file", cfg_.file.string(),
-                   strerror(errno));
-      return;
+      spdlog::warn("cannot rotate {} to {}: {}; writing on in the same file, next try in 1m",
+                   cfg_.file.string(), rotatedName(1).string(), strerror(errno));
+      rotate_retry_at_ = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+      return false;
     }
-    if (reopenFile()) {
-      spdlog::info("rotated {} at {} bytes (keeping {})", cfg_.file.string(), cfg_.rotate_size,
-                   cfg_.rotate_keep);
+    if (!reopenFile()) {
+      rotate_retry_at_ = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+      return false;
     }
+    spdlog::info("rotated {} at {} bytes (keeping {})", cfg_.file.string(), cfg_.rotate_size,
+                 cfg_.rotate_keep);
+    return true;
   }
+
+  bool rotationDue() const { return std::chrono::steady_clock::now() >= rotate_retry_at_; }
 
   bool reopenFile() {
     const int old = fd_;
@@ -227,7 +234,8 @@ class LocalOutput final : public Output {
   const config::LocalOutput& cfg_;
   zmq::socket_t console_;
   int fd_ = -1;
-  std::uint64_t size_ = 0;  // of the open file, for rotation
+  std::uint64_t size_ = 0;                                   // of the open file, for rotation
+  std::chrono::steady_clock::time_point rotate_retry_at_{};  // after a failed rotation
   std::string buffer_;
   bool error_logged_ = false;
   RecentIds recent_;

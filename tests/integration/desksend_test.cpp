@@ -28,14 +28,6 @@ const std::string kMailConfig =
     "  MAILTEST: [ops]\n"
     "  default: [operator]\n";
 
-std::vector<std::filesystem::path> files(const std::filesystem::path& dir) {
-  std::vector<std::filesystem::path> out;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
-    out.push_back(e.path());
-  return out;
-}
-
 // Entries in a directory, cheaply (no path objects): polled while thousands arrive.
 std::size_t countFiles(const std::filesystem::path& dir) {
   DIR* d = opendir(dir.c_str());
@@ -59,7 +51,7 @@ json outputStatus(Hub& hub, const std::string& output) {
 // The X-Reporthub-Id of every message in a Maildir's new/, as a multiset (duplicates show).
 std::multiset<std::string> reportIds(const std::filesystem::path& new_dir) {
   std::multiset<std::string> ids;
-  for (const auto& f : files(new_dir)) {
+  for (const auto& f : filesIn(new_dir)) {
     const std::string text = readFile(f);
     const auto pos = text.find("\r\nX-Reporthub-Id: ");
     if (pos == std::string::npos) continue;
@@ -90,10 +82,10 @@ TEST_CASE("a mail report lands once in each user's Maildir as a parseable messag
   const std::string id = r.out.substr(0, r.out.find('\n'));
   const auto mail = hub.dir() / "var/mail";
   REQUIRE(waitFor([&] {
-    return files(mail / "alice/new").size() == 1 && files(mail / "bob/new").size() == 1;
+    return filesIn(mail / "alice/new").size() == 1 && filesIn(mail / "bob/new").size() == 1;
   }));
   for (const char* user : {"alice", "bob"}) {
-    const auto m = parseMail(readFile(files(mail / user / "new")[0]));
+    const auto m = parseMail(readFile(filesIn(mail / user / "new")[0]));
     REQUIRE(m.is_object());
     CHECK(m["defects"].empty());
     CHECK(header(m, "to") == std::string(user) + "@alpha");
@@ -105,12 +97,12 @@ TEST_CASE("a mail report lands once in each user's Maildir as a parseable messag
     CHECK(body.starts_with("root is 91% full\n"));
     CHECK(body.find("Source:   jcl\n") != std::string::npos);
     CHECK(body.find("  mount: /\n") != std::string::npos);
-    CHECK(files(mail / user / "tmp").empty());
+    CHECK(filesIn(mail / user / "tmp").empty());
   }
   REQUIRE(hub.waitLines(1));  // the operator got it too
   REQUIRE(waitFor([&] { return outputStatus(hub, "desksend")["delivered"] == 1; }));
   CHECK(hub.stop() == 0);
-  CHECK(files(mail / "alice/new").size() == 1);
+  CHECK(filesIn(mail / "alice/new").size() == 1);
 }
 
 TEST_CASE("DeskOff stops desksend and mail waits, DeskOn delivers it once",
@@ -128,11 +120,11 @@ TEST_CASE("DeskOff stops desksend and mail waits, DeskOn delivers it once",
   REQUIRE(hub.waitLines(3));
   // The mail waits in the journal: the backlog says so, and no Maildir has it.
   REQUIRE(waitFor([&] { return outputStatus(hub, "desksend")["backlog"] == 3; }));
-  CHECK(files(hub.dir() / "var/mail/alice/new").empty());
+  CHECK(filesIn(hub.dir() / "var/mail/alice/new").empty());
 
   REQUIRE(hub.hubctl({"deskon"}).code == 0);
   const auto alice = hub.dir() / "var/mail/alice/new", bob = hub.dir() / "var/mail/bob/new";
-  REQUIRE(waitFor([&] { return files(alice).size() == 3 && files(bob).size() == 3; }));
+  REQUIRE(waitFor([&] { return filesIn(alice).size() == 3 && filesIn(bob).size() == 3; }));
   REQUIRE(waitFor([&] { return outputStatus(hub, "desksend")["backlog"] == 0; }));
   // Another DeskOff/DeskOn round sends nothing again.
   REQUIRE(hub.hubctl({"deskoff"}).code == 0);
@@ -140,8 +132,8 @@ TEST_CASE("DeskOff stops desksend and mail waits, DeskOn delivers it once",
   REQUIRE(hub.hubctl({"deskon"}).code == 0);
   REQUIRE(waitFor([&] { return processState(hub, "desksend") == "running"; }));
   CHECK(hub.stop() == 0);
-  CHECK(files(alice).size() == 3);
-  CHECK(files(bob).size() == 3);
+  CHECK(filesIn(alice).size() == 3);
+  CHECK(filesIn(bob).size() == 3);
   CHECK_FALSE(hasDuplicates(reportIds(alice)));
 }
 
@@ -152,7 +144,7 @@ TEST_CASE("desk off at start: desksend is not started until DeskOn", "[desksend]
   REQUIRE(hub.hubctl({"report", "-C", "MAILTEST", "held"}).code == 0);
   REQUIRE(waitFor([&] { return outputStatus(hub, "desksend")["backlog"] == 1; }));
   REQUIRE(hub.hubctl({"deskon"}).code == 0);
-  REQUIRE(waitFor([&] { return files(hub.dir() / "var/mail/bob/new").size() == 1; }));
+  REQUIRE(waitFor([&] { return filesIn(hub.dir() / "var/mail/bob/new").size() == 1; }));
   CHECK(hub.stop() == 0);
 }
 
@@ -238,7 +230,7 @@ TEST_CASE("SMTP delivery to a real server, parsed on arrival", "[desksend][integ
     CHECK(body.find("  disk: sda\n") != std::string::npos);
   }
   CHECK(rcpts == std::set<std::string>{"alice@example.net", "bob@example.net"});
-  CHECK(files(hub.dir() / "var/mail/alice/new").size() == 1);  // and the Maildir copy
+  CHECK(filesIn(hub.dir() / "var/mail/alice/new").size() == 1);  // and the Maildir copy
   CHECK(hub.stop() == 0);
   CHECK(readFile(hub.hubLog()).find("2 by SMTP over 1 connection(s)") != std::string::npos);
 }

@@ -156,9 +156,9 @@ TEST_CASE("check-config and route on a good config", "[hub][integration][config]
 
 TEST_CASE("kill -9 of the local output: restarted, nothing sent meanwhile is lost",
           "[hub][integration][supervision]") {
-  // Restarts are throttled to one per 2s, so the output stays down long enough for the
-  // reports below to be sent while it is down.
-  Hub hub("outputs:\n  local: { restart: { immediate: 0, window: 1m, then_every: 2s } }\n");
+  // Restarts are throttled to one per 5s, so the output stays down long enough for the
+  // reports below to be sent while it is down, even on a slow (sanitizer) build.
+  Hub hub("outputs:\n  local: { restart: { immediate: 0, window: 1m, then_every: 5s } }\n");
   hub.start();
   const int pid = hub.processStatus("local")["pid"];
   REQUIRE(pid > 0);

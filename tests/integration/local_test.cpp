@@ -122,3 +122,26 @@ TEST_CASE("hubctl console replays the last lines, then follows, in colour when a
   CHECK(lines[2].starts_with("\033[33m"));  // warning: yellow
   CHECK(readFile(hub.dir() / "console.out").find("old 3") == std::string::npos);
 }
+
+TEST_CASE("a rotation that cannot rename writes on and says so once", "[local][integration]") {
+  Hub hub(
+      "outputs:\n  local: { rotate: { size: 4KiB, keep: 2 } }\n"
+      "inputs:\n  testproc:\n    - { name: load, mode: emit, count: 300, category: TESTLOAD }\n");
+  // operator.log.1 and .2 are directories that are not empty: the log cannot be renamed.
+  fs::create_directories(hub.operatorLog().string() + ".1/blocker");
+  fs::create_directories(hub.operatorLog().string() + ".2/blocker");
+  hub.start();
+  REQUIRE(waitFor([&] {
+    return readFile(hub.operatorLog()).find("testproc load report 300 ") != std::string::npos;
+  }));
+  REQUIRE(hub.stop() == 0);
+  std::size_t lines = 0;
+  idsIn({hub.operatorLog()}, lines);
+  CHECK(lines == 300);
+  const std::string log = readFile(hub.hubLog());
+  std::size_t warnings = 0;
+  for (auto pos = log.find("cannot rotate"); pos != std::string::npos;
+       pos = log.find("cannot rotate", pos + 1))
+    ++warnings;
+  CHECK(warnings == 1);
+}

@@ -142,7 +142,7 @@ TEST_CASE("a print command that hangs is killed and retried", "[printer][integra
 TEST_CASE("a batch interval makes one job of the reports in it", "[printer][integration]") {
   Hub hub(
       "outputs:\n"
-      "  printer: { command: [sh, -c, 'cat >> printed; echo job >> jobs'], batch: 500ms }\n" +
+      "  printer: { command: [sh, -c, 'echo job >> jobs; cat >> printed'], batch: 500ms }\n" +
       kRouting);
   hub.start();
   for (int i = 0; i < 5; ++i) {

@@ -15,19 +15,14 @@
 #include <sstream>
 
 using reporthub::outputs::DeliveredIds;
+using reporthub::test::filesIn;
+using reporthub::test::readFile;
 using reporthub::test::TempDir;
 
 namespace {
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::size_t lineCount(const std::filesystem::path& p) {
-  const auto text = slurp(p);
+  const auto text = readFile(p);
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
@@ -56,7 +51,7 @@ TEST_CASE("committed keys survive a new instance, uncommitted ones do not",
   CHECK(again.contains("s 01a 1 alice"));
   CHECK_FALSE(again.contains("m 01b bob"));
   CHECK_FALSE(again.contains("m 01c carol"));
-  CHECK(slurp(file) == "m 01a 1 alice\ns 01a 1 alice\n");
+  CHECK(readFile(file) == "m 01a 1 alice\ns 01a 1 alice\n");
 }
 
 TEST_CASE("a torn last line is cut off at load", "[desksend][delivered_ids]") {
@@ -68,7 +63,7 @@ TEST_CASE("a torn last line is cut off at load", "[desksend][delivered_ids]") {
   std::string error;
   ids.add("k4");
   REQUIRE(ids.commit(error));
-  CHECK(slurp(file) == "k1\nk2\nk4\n");
+  CHECK(readFile(file) == "k1\nk2\nk4\n");
 }
 
 TEST_CASE("the file is rewritten to its newest keys when it doubles", "[desksend][delivered_ids]") {
@@ -116,11 +111,11 @@ TEST_CASE("a failed commit forgets the batch and cuts the file back", "[desksend
   CHECK_FALSE(ok);
   CHECK(error.find(file.string()) != std::string::npos);
   CHECK_FALSE(ids.contains("lost-key-one"));
-  CHECK(slurp(file) == "kept\n");
+  CHECK(readFile(file) == "kept\n");
   // The next batch lands after the committed part, not after the torn one.
   ids.add("next");
   REQUIRE(ids.commit(error));
-  CHECK(slurp(file) == "kept\nnext\n");
+  CHECK(readFile(file) == "kept\nnext\n");
 }
 
 TEST_CASE("keys with newlines are refused as a caller bug", "[desksend][delivered_ids]") {

@@ -115,13 +115,6 @@ bool waitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeou
   }
 }
 
-std::string readFile(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::vector<std::string> readLines(const std::filesystem::path& p) {
   std::vector<std::string> lines;
   std::ifstream in(p);

@@ -55,7 +55,6 @@ class Process {
 bool waitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 10s,
              std::chrono::milliseconds interval = 10ms);
 
-std::string readFile(const std::filesystem::path& p);
 std::vector<std::string> readLines(const std::filesystem::path& p);
 void writeFile(const std::filesystem::path& p, const std::string& text);
 

@@ -15,8 +15,10 @@
 using namespace reporthub;
 using namespace reporthub::outputs::desksend;
 using reporthub::outputs::DeliveredIds;
+using reporthub::test::filesIn;
 using reporthub::test::header;
 using reporthub::test::parseMail;
+using reporthub::test::readFile;
 using reporthub::test::SmtpServer;
 using reporthub::test::TempDir;
 
@@ -26,21 +28,6 @@ struct CurlGlobal {
   CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
   ~CurlGlobal() { curl_global_cleanup(); }
 };
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::filesystem::path> files(const std::filesystem::path& dir) {
-  std::vector<std::filesystem::path> out;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
-    out.push_back(e.path());
-  return out;
-}
 
 config::Config makeConfig(const TempDir& dir, std::vector<std::string> users = {"alice", "bob"}) {
   config::Config cfg;
@@ -100,14 +87,14 @@ TEST_CASE("each user gets one parseable message in new/", "[desksend]") {
   CHECK(out.counters().maildir == 2);
   for (const char* user : {"alice", "bob"}) {
     const auto base = dir / "mail" / user;
-    const auto fresh = files(base / "new");
+    const auto fresh = filesIn(base / "new");
     REQUIRE(fresh.size() == 1);
-    CHECK(files(base / "tmp").empty());
+    CHECK(filesIn(base / "tmp").empty());
     CHECK(std::filesystem::is_directory(base / "cur"));
     CHECK(fresh[0].filename().string() == "1763780496.rh_" + r.id + ".testhost");
     CHECK((std::filesystem::status(fresh[0]).permissions() & std::filesystem::perms::all) ==
           (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
-    const auto m = parseMail(slurp(fresh[0]));
+    const auto m = parseMail(readFile(fresh[0]));
     REQUIRE(m.is_object());
     CHECK(m["defects"].empty());
     CHECK(header(m, "to") == std::string(user) + "@alpha");
@@ -135,8 +122,8 @@ TEST_CASE("a redelivery, in the same batch or after a restart, is not written tw
   REQUIRE(deliverAll(again, {{r, deliverFor(r, 3)}}, reason) == wire::Status::ok);
   CHECK(again.counters().maildir == 0);
   CHECK(again.counters().skipped == 2);
-  CHECK(files(dir / "mail/alice/new").size() == 1);
-  CHECK(files(dir / "mail/bob/new").size() == 1);
+  CHECK(filesIn(dir / "mail/alice/new").size() == 1);
+  CHECK(filesIn(dir / "mail/bob/new").size() == 1);
 }
 
 TEST_CASE("a user reached through two recipients gets one message", "[desksend]") {
@@ -147,7 +134,7 @@ TEST_CASE("a user reached through two recipients gets one message", "[desksend]"
   const wire::Deliver d{1, r.id, {{"ops", {"alice", "bob"}}, {"dba", {"alice"}}}};
   std::string reason;
   REQUIRE(deliverAll(out, {{r, d}}, reason) == wire::Status::ok);
-  CHECK(files(dir / "mail/alice/new").size() == 1);
+  CHECK(filesIn(dir / "mail/alice/new").size() == 1);
 }
 
 TEST_CASE("a crash before the batch is recorded: the redelivery writes it once", "[desksend]") {
@@ -160,13 +147,13 @@ TEST_CASE("a crash before the batch is recorded: the redelivery writes it once",
     REQUIRE(out.deliver(r, deliverFor(r, 1), reason) == wire::Status::ok);
     // No flush: the process dies with the message staged in tmp/.
   }
-  CHECK(files(dir / "mail/alice/tmp").size() == 1);
-  CHECK(files(dir / "mail/alice/new").empty());
+  CHECK(filesIn(dir / "mail/alice/tmp").size() == 1);
+  CHECK(filesIn(dir / "mail/alice/new").empty());
   Desksend again(cfg);  // removes the unrecorded tmp/ files
-  CHECK(files(dir / "mail/alice/tmp").empty());
+  CHECK(filesIn(dir / "mail/alice/tmp").empty());
   REQUIRE(deliverAll(again, {{r, deliverFor(r, 1)}}, reason) == wire::Status::ok);
-  CHECK(files(dir / "mail/alice/new").size() == 1);
-  CHECK(files(dir / "mail/bob/new").size() == 1);
+  CHECK(filesIn(dir / "mail/alice/new").size() == 1);
+  CHECK(filesIn(dir / "mail/bob/new").size() == 1);
 }
 
 TEST_CASE("a crash after recording, before the rename: the next start finishes it", "[desksend]") {
@@ -191,17 +178,17 @@ TEST_CASE("a crash after recording, before the rename: the next start finishes i
   std::ofstream(foreign) << "x";
 
   Desksend out(cfg);
-  const auto fresh = files(dir / "mail/alice/new");
+  const auto fresh = filesIn(dir / "mail/alice/new");
   REQUIRE(fresh.size() == 1);
   CHECK(fresh[0].filename() == md.fileName(recorded));
-  CHECK(files(dir / "mail/alice/tmp") == std::vector<std::filesystem::path>{foreign});
+  CHECK(filesIn(dir / "mail/alice/tmp") == std::vector<std::filesystem::path>{foreign});
   // The hub's redelivery of the recorded report is skipped; the other one is delivered.
   std::string reason;
   REQUIRE(deliverAll(out,
                      {{recorded, deliverFor(recorded, 1, {"alice"})},
                       {unrecorded, deliverFor(unrecorded, 2, {"alice"})}},
                      reason) == wire::Status::ok);
-  CHECK(files(dir / "mail/alice/new").size() == 2);
+  CHECK(filesIn(dir / "mail/alice/new").size() == 2);
   CHECK(out.counters().skipped == 1);
 }
 
@@ -214,7 +201,7 @@ TEST_CASE("an invalid user name is failed, the other users are served", "[deskse
   CHECK(deliverAll(out, {{r, deliverFor(r, 1, {"../etc", "alice"})}}, reason) ==
         wire::Status::failed);
   CHECK(reason.find("'../etc'") != std::string::npos);
-  CHECK(files(dir / "mail/alice/new").size() == 1);
+  CHECK(filesIn(dir / "mail/alice/new").size() == 1);
   CHECK_FALSE(std::filesystem::exists(dir / "etc"));
   CHECK(out.counters().rejected == 1);
 }
@@ -230,8 +217,8 @@ TEST_CASE("a Maildir that cannot be written is a retry until it can", "[desksend
   CHECK(reason.find("mkdir " + (dir / "mail/alice").string()) != std::string::npos);
   std::filesystem::remove(dir / "mail");
   REQUIRE(deliverAll(out, {{r, deliverFor(r, 1)}}, reason) == wire::Status::ok);
-  CHECK(files(dir / "mail/alice/new").size() == 1);
-  CHECK(files(dir / "mail/bob/new").size() == 1);
+  CHECK(filesIn(dir / "mail/alice/new").size() == 1);
+  CHECK(filesIn(dir / "mail/bob/new").size() == 1);
 }
 
 TEST_CASE("SMTP alongside Maildir: once per user each, across a restart and an outage",
@@ -252,13 +239,13 @@ TEST_CASE("SMTP alongside Maildir: once per user each, across a restart and an o
   }
   REQUIRE(server.messages().size() == 2);
   for (const auto& f : server.messages()) {
-    const auto m = parseMail(slurp(f));
+    const auto m = parseMail(readFile(f));
     CHECK(header(m, "x-mailfrom") == "hub@example.net");
     CHECK(header(m, "from") == "Report Hub <hub@example.net>");
     CHECK(header(m, "x-rcptto") == header(m, "to"));
   }
   // The Maildir copies use the output's own From and the SMTP domain for bare users.
-  const auto local = parseMail(slurp(files(dir / "mail/alice/new").at(0)));
+  const auto local = parseMail(readFile(filesIn(dir / "mail/alice/new").at(0)));
   CHECK(header(local, "from") == "reporthub@alpha");
   CHECK(header(local, "to") == "alice@example.net");
 
@@ -268,13 +255,13 @@ TEST_CASE("SMTP alongside Maildir: once per user each, across a restart and an o
   CHECK(deliverAll(out, {{first, deliverFor(first, 2)}, {second, deliverFor(second, 3)}}, reason) ==
         wire::Status::retry);
   CHECK(reason.find(server.url()) != std::string::npos);
-  CHECK(files(dir / "mail/alice/new").size() == 2);
+  CHECK(filesIn(dir / "mail/alice/new").size() == 2);
   server.start();
   // The hub resends: only what the relay has not had goes out.
   REQUIRE(deliverAll(out, {{second, deliverFor(second, 3)}}, reason) == wire::Status::ok);
   CHECK(server.messages().size() == 4);
-  CHECK(files(dir / "mail/alice/new").size() == 2);
-  CHECK(files(dir / "mail/bob/new").size() == 2);
+  CHECK(filesIn(dir / "mail/alice/new").size() == 2);
+  CHECK(filesIn(dir / "mail/bob/new").size() == 2);
 }
 
 TEST_CASE("an SMTP recipient refused for good fails the report, others still get it",
@@ -294,7 +281,7 @@ TEST_CASE("an SMTP recipient refused for good fails the report, others still get
   CHECK(reason.find("perm@example.net") != std::string::npos);
   CHECK(reason.find("550") != std::string::npos);
   CHECK(server.messages().size() == 1);
-  CHECK(files(dir / "mail/perm/new").size() == 1);  // the Maildir copy is not affected
+  CHECK(filesIn(dir / "mail/perm/new").size() == 1);  // the Maildir copy is not affected
   CHECK(out.counters().rejected == 1);
 }
 

@@ -17,6 +17,7 @@ using namespace reporthub;
 using namespace reporthub::outputs::desksend;
 using reporthub::test::header;
 using reporthub::test::parseMail;
+using reporthub::test::readFile;
 using reporthub::test::SmtpServer;
 using Tls = reporthub::config::SmtpSettings::Tls;
 
@@ -26,13 +27,6 @@ struct CurlGlobal {
   CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
   ~CurlGlobal() { curl_global_cleanup(); }
 };
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 Report report(const std::string& id, const std::string& text) {
   Report r;
@@ -77,7 +71,7 @@ TEST_CASE("messages reach a real SMTP server over one connection", "[desksend][s
   REQUIRE(files.size() == 3);
   int to_alice_first = 0;
   for (const auto& f : files) {
-    const auto m = parseMail(slurp(f));
+    const auto m = parseMail(readFile(f));
     REQUIRE(m.is_object());
     CHECK(header(m, "x-mailfrom") == "reporthub@alpha");  // the envelope, as received
     if (header(m, "message-id") != "<01a20133-b7f9-7e7c-b24c-000000000001@alpha>") continue;
