@@ -2,10 +2,9 @@
 // Everything an input could only find out at run time and that the loader can know now
 // (a pattern that does not compile, a user that does not exist) is refused here, with its
 // line and column.
-#define PCRE2_CODE_UNIT_WIDTH 8
+#include "config/pattern.h"
 #include "config/reader.h"
 
-#include <pcre2.h>
 #include <pwd.h>
 
 namespace reporthub::config::detail {
@@ -171,23 +170,13 @@ void readCheck(const Section& section, const fs::path& dir, Config& cfg) {
 
 // ---- logscan ----
 
-// The loader compiles every pattern exactly as logscan does (byte mode, no options, LF
-// newlines), so a
-// pattern that would fail at run time is a config error with its position instead.
+// Every pattern is compiled as logscan compiles it, so a pattern that would fail at run
+// time is a config error with its position instead.
 std::optional<int> compilePattern(Context& ctx, const Value& v, const std::string& pattern) {
-  int code = 0;
-  PCRE2_SIZE offset = 0;
-  pcre2_compile_context* cc = pcre2_compile_context_create(nullptr);
-  pcre2_set_newline(cc, PCRE2_NEWLINE_LF);
-  pcre2_code* re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0,
-                                 &code, &offset, cc);
-  pcre2_compile_context_free(cc);
+  std::string error;
+  pcre2_code* re = compileLogPattern(pattern, 0, error);
   if (!re) {
-    PCRE2_UCHAR message[256];
-    pcre2_get_error_message(code, message, sizeof message);
-    ctx.add(v.mark, v.path + ": invalid pattern '" + pattern +
-                        "': " + reinterpret_cast<const char*>(message) + " at offset " +
-                        std::to_string(offset));
+    ctx.add(v.mark, v.path + ": invalid pattern '" + pattern + "': " + error);
     return std::nullopt;
   }
   std::uint32_t captures = 0;

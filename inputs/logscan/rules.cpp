@@ -4,6 +4,7 @@
 // could), then runs the rules in order on those lines alone.
 #include "inputs/logscan/rules.h"
 
+#include "config/pattern.h"
 #include "inputs/logscan/block_pattern.h"
 
 #include <spdlog/spdlog.h>
@@ -14,15 +15,7 @@
 
 namespace reporthub::inputs::logscan {
 
-namespace {
-
-std::string pcreMessage(int code) {
-  PCRE2_UCHAR buf[256];
-  if (pcre2_get_error_message(code, buf, sizeof buf) < 0) return "error " + std::to_string(code);
-  return reinterpret_cast<const char*>(buf);
-}
-
-}  // namespace
+using config::pcreMessage;
 
 // `{0}`..`{N}` are captures, `{{` and `}}` literal braces; any other brace is itself.
 std::vector<RuleSet::Piece> RuleSet::parseTemplate(const std::string& t) {
@@ -56,29 +49,24 @@ std::vector<RuleSet::Piece> RuleSet::parseTemplate(const std::string& t) {
 
 RuleSet::RuleSet(const std::vector<config::LogRule>& rules, std::uint32_t max_line)
     : max_line_(max_line == 0 ? 1 : max_line) {
-  // LF alone ends a line, whatever newline convention the library was built with: the block
-  // search and the line match must agree on what '.', '^' and '$' see.
-  pcre2_compile_context* cctx = pcre2_compile_context_create(nullptr);
-  pcre2_set_newline(cctx, PCRE2_NEWLINE_LF);
+  // Compiled exactly as the config loader validated them (config/pattern.h): the block
+  // search and the line match agree on what '.', '^' and '$' see.
   auto compile = [&](const std::string& pattern, std::uint32_t options, std::size_t index,
                      bool& jit) {
-    int err = 0;
-    PCRE2_SIZE offset = 0;
-    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                     options, &err, &offset, cctx);
+    std::string error;
+    pcre2_code* code = config::compileLogPattern(pattern, options, error);
     if (!code && options != 0) {
       // The block pattern is a rewrite of a pattern that compiled: should it not compile, the
       // rule is matched line by line rather than refused.
       spdlog::warn(
           "rule {} ('{}'): its block-search form '{}' does not compile ({}); the rule "
           "is matched line by line",
-          index + 1, rules[index].match, pattern, pcreMessage(err));
+          index + 1, rules[index].match, pattern, error);
       return code;
     }
     if (!code) {
-      pcre2_compile_context_free(cctx);
-      throw std::invalid_argument("rule " + std::to_string(index + 1) + " ('" + pattern + "'): " +
-                                  pcreMessage(err) + " at offset " + std::to_string(offset));
+      throw std::invalid_argument("rule " + std::to_string(index + 1) + " ('" + pattern +
+                                  "'): " + error);
     }
     // Without JIT (a platform PCRE2 has none for) matching still works, only slower.
     jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
@@ -106,7 +94,6 @@ RuleSet::RuleSet(const std::vector<config::LogRule>& rules, std::uint32_t max_li
     }
     throw;
   }
-  pcre2_compile_context_free(cctx);
   mctx_ = pcre2_match_context_create(nullptr);
   // The default JIT stack (32 KiB on the machine stack) is too small for some patterns on
   // long lines; this one grows to 1 MiB.

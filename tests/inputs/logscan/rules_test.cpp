@@ -2,6 +2,7 @@
 // order and `continue`, long and unterminated lines, and that searching whole blocks finds
 // exactly the lines a per-line match finds, for patterns of both kinds.
 #include "inputs/logscan/rules.h"
+#include "config/pattern.h"
 
 #include <catch2/catch.hpp>
 
@@ -56,12 +57,8 @@ std::vector<Seen> scanAll(RuleSet& rs, std::string_view block, bool final = fals
 // The reference: each line its own subject, compiled as the config loader does.
 std::vector<std::size_t> perLine(const std::string& pattern, std::string_view block,
                                  std::uint32_t max_line) {
-  int err = 0;
-  PCRE2_SIZE off = 0;
-  pcre2_compile_context* cctx = pcre2_compile_context_create(nullptr);
-  pcre2_set_newline(cctx, PCRE2_NEWLINE_LF);
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0,
-                                   &err, &off, cctx);
+  std::string error;
+  pcre2_code* code = config::compileLogPattern(pattern, 0, error);
   REQUIRE(code);
   pcre2_match_data* md = pcre2_match_data_create_from_pattern(code, nullptr);
   std::vector<std::size_t> hits;
@@ -78,7 +75,6 @@ std::vector<std::size_t> perLine(const std::string& pattern, std::string_view bl
   }
   pcre2_match_data_free(md);
   pcre2_code_free(code);
-  pcre2_compile_context_free(cctx);
   return hits;
 }
 
