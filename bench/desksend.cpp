@@ -7,14 +7,12 @@
 
 #include "outputs/desksend/message.h"
 #include "outputs/desksend/smtp.h"
+#include "tests/support/smtp_server.h"
 
 #include <curl/curl.h>
 #include <CLI/CLI.hpp>
 
-#include <arpa/inet.h>
 #include <dirent.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -36,59 +34,6 @@ std::size_t countFiles(const std::filesystem::path& dir) {
   return n;
 }
 
-int freePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    throw std::runtime_error("cannot pick a free loopback port");
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool accepting(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  close(fd);
-  return ok;
-}
-
-// aiosmtpd storing into a Maildir, on a port picked now; gone with this object.
-class SmtpServer {
- public:
-  explicit SmtpServer(const std::filesystem::path& dir) : mail_(dir / "smtp-mail") {
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      port_ = freePort();
-      child_ = std::make_unique<rb::Child>(
-          std::vector<std::string>{"/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l",
-                                   "127.0.0.1:" + std::to_string(port_), "-c",
-                                   "aiosmtpd.handlers.Mailbox", mail_.string()},
-          dir / "smtp.out", dir / "smtp.err");
-      if (rb::waitFor([&] { return accepting(port_) || !child_->running(); }, 20s) &&
-          child_->running()) {
-        return;
-      }
-    }
-    throw std::runtime_error("aiosmtpd did not start (see " + (dir / "smtp.err").string() + ")");
-  }
-  std::string url() const { return "smtp://127.0.0.1:" + std::to_string(port_); }
-  std::size_t received() const { return countFiles(mail_ / "new"); }
-  pid_t pid() const { return child_->pid(); }
-
- private:
-  std::filesystem::path mail_;
-  int port_ = 0;
-  std::unique_ptr<rb::Child> child_;
-};
-
 std::string users(int n) {
   std::string out;
   for (int i = 1; i <= n; ++i)
@@ -105,7 +50,7 @@ struct Figures {
 
 // One hub; `smtp_url` empty: Maildir only. Times from the first submit.
 Figures hubRun(std::size_t n, std::size_t size, int nusers, const std::string& smtp_url,
-               const SmtpServer* server) {
+               const reporthub::test::SmtpServer* server) {
   std::string desksend = "outputs:\n  desksend:\n    maildir: var/mail\n";
   if (!smtp_url.empty())
     desksend += "    smtp: { url: \"" + smtp_url + "\", domain: bench.test }\n";
@@ -163,8 +108,7 @@ Figures hubRun(std::size_t n, std::size_t size, int nusers, const std::string& s
 
 // The server's rate for the same messages from one libcurl client, no hub: the ceiling.
 double rawSmtpRate(std::size_t messages, std::size_t size) {
-  rb::TempDir dir;
-  SmtpServer server(dir.path());
+  reporthub::test::SmtpServer server;
   ds::SmtpOptions o;
   o.url = server.url();
   o.mail_from = "reporthub@bench";
@@ -218,8 +162,7 @@ int main(int argc, char** argv) {
           "in the same run | desksend CPU %.1f us per message\n",
           i, m.mail_rate, m.local_rate, m.desksend_cpu_us);
       if (!no_smtp) {
-        rb::TempDir dir;
-        SmtpServer server(dir.path());
+        reporthub::test::SmtpServer server;
         const Figures s = hubRun(n, size, nusers, server.url(), &server);
         sm_local.push_back(s.local_rate);
         sm_mail.push_back(s.mail_rate);

@@ -7,6 +7,7 @@
 #include "tests/support/temp_dir.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -97,6 +98,19 @@ class SmtpServer {
   std::filesystem::path certificate() const { return dir_ / "cert.pem"; }
   std::filesystem::path log() const { return dir_ / "server.log"; }
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+  // How many messages it accepted, cheaply (no path objects): polled while thousands arrive.
+  std::size_t received() const {
+    DIR* d = opendir((mail_ / "new").c_str());
+    if (!d) return 0;
+    std::size_t n = 0;
+    while (const dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') ++n;
+    }
+    closedir(d);
+    return n;
+  }
 
   // Messages accepted so far (files in the server's Maildir new/).
   std::vector<std::filesystem::path> messages() const {
