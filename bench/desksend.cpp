@@ -12,7 +12,6 @@
 #include <curl/curl.h>
 #include <CLI/CLI.hpp>
 
-#include <dirent.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -22,17 +21,6 @@ namespace ds = reporthub::outputs::desksend;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::size_t countFiles(const std::filesystem::path& dir) {
-  DIR* d = opendir(dir.c_str());
-  if (!d) return 0;
-  std::size_t n = 0;
-  while (const dirent* e = readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  closedir(d);
-  return n;
-}
 
 std::string users(int n) {
   std::string out;
@@ -68,7 +56,8 @@ Figures hubRun(std::size_t n, std::size_t size, int nusers, const std::string& s
   auto mailCount = [&] {
     // The SMTP run counts what the server got; the Maildir run the last user's Maildir,
     // which each batch reaches last.
-    return server ? server->received() : countFiles(last_box) * static_cast<std::size_t>(nusers);
+    return server ? server->received()
+                  : reporthub::test::countFiles(last_box) * static_cast<std::size_t>(nusers);
   };
   Figures f;
   f.messages = messages;

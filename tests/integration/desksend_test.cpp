@@ -8,7 +8,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <dirent.h>
 #include <signal.h>
 
 #include <map>
@@ -27,17 +26,6 @@ const std::string kMailConfig =
     "  DISK: [operator, ops]\n"
     "  MAILTEST: [ops]\n"
     "  default: [operator]\n";
-
-// Entries in a directory, cheaply (no path objects): polled while thousands arrive.
-std::size_t countFiles(const std::filesystem::path& dir) {
-  DIR* d = opendir(dir.c_str());
-  if (!d) return 0;
-  std::size_t n = 0;
-  while (const dirent* e = readdir(d))
-    n += e->d_name[0] != '.';
-  closedir(d);
-  return n;
-}
 
 json outputStatus(Hub& hub, const std::string& output) {
   auto st = hub.status();

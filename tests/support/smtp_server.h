@@ -7,7 +7,6 @@
 #include "tests/support/temp_dir.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -101,16 +100,7 @@ class SmtpServer {
   pid_t pid() const { return pid_; }
 
   // How many messages it accepted, cheaply (no path objects): polled while thousands arrive.
-  std::size_t received() const {
-    DIR* d = opendir((mail_ / "new").c_str());
-    if (!d) return 0;
-    std::size_t n = 0;
-    while (const dirent* e = readdir(d)) {
-      if (e->d_name[0] != '.') ++n;
-    }
-    closedir(d);
-    return n;
-  }
+  std::size_t received() const { return countFiles(mail_ / "new"); }
 
   // Messages accepted so far (files in the server's Maildir new/).
   std::vector<std::filesystem::path> messages() const {

@@ -2,6 +2,7 @@
 // by unit and integration tests alike.
 #pragma once
 
+#include <dirent.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -48,6 +49,19 @@ inline std::string readFile(const std::filesystem::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// How many entries a directory has, cheaply (no path objects): for polling while thousands
+// of files arrive. Dot files are not counted.
+inline std::size_t countFiles(const std::filesystem::path& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return 0;
+  std::size_t n = 0;
+  while (const dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(d);
+  return n;
 }
 
 // The entries of a directory (none if it cannot be read).
