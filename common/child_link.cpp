@@ -138,12 +138,18 @@ bool ChildLink::pump(Duration timeout) {
 }
 
 bool ChildLink::submit(const Report& r) {
+  return submit(r, std::string());
+}
+
+bool ChildLink::submit(const Report& r, const std::string& recipient) {
   while (next_seq_ > credit_) {
     if (stop_requested_) return false;
     pump(std::chrono::milliseconds(100));
   }
   const std::string body = encodeReport(r);
-  send(wire::Submit{next_seq_, r.id, r.category}, &body);
+  wire::Submit m{next_seq_, r.id, r.category, recipient, {}};
+  if (!recipient.empty()) m.via = r.via;
+  send(m, &body);
   ++next_seq_;
   return true;
 }

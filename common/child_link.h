@@ -50,6 +50,8 @@ class ChildLink {
   // Inputs: sends one report, first waiting (pumping) while the hub has granted no credit.
   // Returns false if a stop was requested while waiting.
   bool submit(const Report& r);
+  // Inputs: the same for a report from a remote node, for `recipient` on this node.
+  bool submit(const Report& r, const std::string& recipient);
   // Inputs: waits until every submitted report is acknowledged, or the timeout passes.
   bool waitAcked(Duration timeout);
   // Inputs: whether submit() would send at once rather than wait for credit.

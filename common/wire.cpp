@@ -48,6 +48,9 @@ class Fields {
   bool u64(std::uint32_t i, std::uint64_t& out) const { return i < n_ && mp::getUint(p_[i], out); }
   bool i64(std::uint32_t i, std::int64_t& out) const { return i < n_ && mp::getInt(p_[i], out); }
   bool boolean(std::uint32_t i, bool& out) const { return i < n_ && mp::getBool(p_[i], out); }
+  bool names(std::uint32_t i, std::vector<std::string>& out) const {
+    return i < n_ && strings(p_[i], out);
+  }
   bool targets(std::uint32_t i, std::vector<Target>& out) const {
     if (i >= n_ || p_[i].type != msgpack::type::ARRAY || p_[i].via.array.size > kMaxParams) {
       return false;
@@ -108,10 +111,15 @@ std::string_view encodeView(const Envelope& e) {
                  },
                  [&](const Ready&) { header(pk, 0, type); },
                  [&](const Submit& m) {
-                   header(pk, 3, type);
+                   const bool remote = !m.recipient.empty();
+                   header(pk, remote ? 5 : 3, type);
                    pk.pack(m.seq);
                    pk.pack(m.id);
                    pk.pack(m.category);
+                   if (remote) {
+                     pk.pack(m.recipient);
+                     pk.pack(m.via);
+                   }
                  },
                  [&](const Ack& m) {
                    header(pk, 3, type);
@@ -186,7 +194,10 @@ std::string decode(std::string_view bytes, Envelope& out) {
       return {};
     case 3: {
       Submit m;
-      if (f.size() != 3 || !f.u64(0, m.seq) || !f.str(1, m.id) || !f.str(2, m.category)) {
+      if ((f.size() != 3 && f.size() != 5) || !f.u64(0, m.seq) || !f.str(1, m.id) ||
+          !f.str(2, m.category) ||
+          (f.size() == 5 &&
+           (!f.str(3, m.recipient) || m.recipient.empty() || !f.names(4, m.via)))) {
         return "bad submit";
       }
       out = std::move(m);

@@ -38,11 +38,16 @@ struct Welcome {
 // child -> hub: initialised and serving. The hub counts a child as up only after this.
 struct Ready {};
 
-// input -> hub, followed by the report body.
+// input -> hub, followed by the report body. A report from a remote node (ns_receive)
+// names the recipient it is for on this node, and the nodes it passed through (the body's
+// `via`): the hub routes it to that recipient without translating its category, and refuses
+// to forward it again if it went round in a circle (DESIGN §2).
 struct Submit {
   std::uint64_t seq = 0;  // per connection, from 1, consecutive
   std::string id;
   std::string category;
+  std::string recipient;         // "" for a report that originates here
+  std::vector<std::string> via;  // with `recipient`: the report's via
 };
 
 // hub -> input: every seq <= upto is accepted (journaled); may send up to `credit`.

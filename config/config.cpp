@@ -127,18 +127,6 @@ void checkPlugins(const Section& s, std::span<const Plugin> table, std::string_v
   }
 }
 
-// ZeroMQ tcp endpoint with an explicit port: there is no default port (DESIGN §3).
-bool isTcpEndpoint(std::string_view s) {
-  constexpr std::string_view kScheme = "tcp://";
-  if (!s.starts_with(kScheme)) return false;
-  const auto colon = s.rfind(':');
-  if (colon == std::string_view::npos || colon <= kScheme.size()) return false;
-  const std::string_view port = s.substr(colon + 1);
-  int n = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
-  return ec == std::errc() && end == port.data() + port.size() && n > 0 && n <= 65535;
-}
-
 void readNodes(const Section& nodes, Config& cfg) {
   Context& ctx = nodes.ctx();
   for (const auto& e : nodes.entries()) {
@@ -151,7 +139,7 @@ void readNodes(const Section& nodes, Config& cfg) {
     Node node;
     s.text("address", node.address, Need::required);
     s.text("public_key", node.public_key);
-    if (!node.address.empty() && !isTcpEndpoint(node.address)) {
+    if (!node.address.empty() && !isEndpoint(node.address, "tcp://")) {
       ctx.add(s.get("address")->mark,
               s.path() + ".address: expected tcp://HOST:PORT, got '" + node.address + "'");
     }
@@ -282,7 +270,8 @@ void readRecipients(const Section& recipients, Config& cfg, std::vector<std::str
       ctx.add(e.value.mark, "recipient '" + e.key + "' needs output '" + std::string(output) +
                                 "', which is not available in this build");
     } else if ((output == "printer" && !cfg.outputs.printer) ||
-               (output == "desksend" && !cfg.outputs.desksend)) {
+               (output == "desksend" && !cfg.outputs.desksend) ||
+               (output == "ds_send" && !cfg.outputs.ds_send)) {
       ctx.add(e.value.mark, "recipient '" + e.key + "' needs outputs." + std::string(output) +
                                 ", which is not configured");
     }
@@ -408,6 +397,15 @@ Config loadFromString(const std::string& text, const fs::path& path) {
   readOutputs(outputs, dir, cfg);
   cfg.operator_log = cfg.outputs.local.file;
   readNodes(top.section("nodes"), cfg);
+  // Fail closed: a pinned node key means CURVE, and CURVE needs this node's own key too.
+  const bool pinned = std::any_of(cfg.nodes.begin(), cfg.nodes.end(),
+                                  [](const auto& n) { return !n.second.public_key.empty(); });
+  if (pinned && cfg.outputs.ns_send.secret_key.empty()) {
+    const auto* key = top.find("nodes");
+    ctx.add(key ? key->key_mark : YAML::Mark(),
+            "nodes: a node has a public_key, so outputs.ns_send.secret_key must name this "
+            "node's key file (reporthub keygen writes one)");
+  }
 
   std::vector<std::string> declared;
   if (top.find("recipients")) {

@@ -145,9 +145,49 @@ struct LogscanInput {
   bool operator==(const LogscanInput&) const = default;
 };
 
+// ---- inputs.ns_receive (inputs/ns_receive/README.md) ----
+// CURVE on the receiving side: this node's secret key, and the client keys it accepts.
+struct CurveServer {
+  std::filesystem::path secret_key;       // written by `reporthub keygen`
+  std::filesystem::path allowed_clients;  // one "NODE PUBLIC-KEY" per line
+  bool operator==(const CurveServer&) const = default;
+};
+struct NsReceiveInput {
+  std::string listen;  // tcp://ADDR:PORT; required, there is no default port
+  std::optional<CurveServer> curve;
+  std::uint32_t max_rate = 0;  // reports per second per peer; 0: bounded by credit only
+  std::optional<RestartPolicy> restart;
+  bool operator==(const NsReceiveInput&) const = default;
+};
+
+// ---- inputs.ds_receive (inputs/ds_receive/README.md) ----
+// One mapping rule: every condition given must hold; the first rule that matches wins.
+struct SyslogRule {
+  std::string app;                     // APP-NAME (RFC 5424) or TAG (RFC 3164), exact
+  std::optional<int> facility;         // 0..23
+  std::optional<int> syslog_severity;  // 0..7: matches this severity or a more severe one
+  std::string msgid;                   // MSGID, exact
+  std::string match;                   // PCRE2 pattern searched in MSG
+  std::string category;                // the report's category
+  std::optional<Severity> severity;    // the report's severity; else mapped from syslog's
+  bool operator==(const SyslogRule&) const = default;
+};
+struct DsReceiveInput {
+  std::string listen;                    // tcp://ADDR:PORT; required
+  std::string udp;                       // udp://ADDR:PORT; optional
+  int max_connections = 256;             // TCP connections at once; more are refused
+  std::uint32_t max_message = 8 * 1024;  // bytes; a longer message is skipped and counted
+  std::string default_category = "SYSLOG";
+  std::vector<SyslogRule> rules;
+  std::optional<RestartPolicy> restart;
+  bool operator==(const DsReceiveInput&) const = default;
+};
+
 struct Inputs {
   std::optional<CheckInput> check;
   std::optional<LogscanInput> logscan;
+  std::optional<NsReceiveInput> ns_receive;
+  std::optional<DsReceiveInput> ds_receive;
   std::vector<TestProc> testproc;
   bool operator==(const Inputs&) const = default;
 };
@@ -193,10 +233,33 @@ struct DesksendOutput {
   bool operator==(const DesksendOutput&) const = default;
 };
 
+// ---- outputs.ns_send (outputs/ns_send/README.md): one process per node in `nodes` ----
+struct NsSendOutput {
+  std::filesystem::path secret_key;              // this node's CURVE key as a client
+  Duration heartbeat = std::chrono::seconds(1);  // a link silent for 3 of these is lost
+  Duration timeout = std::chrono::seconds(10);   // a report unacknowledged this long: retry
+  RetryPolicy retry;
+  std::optional<RestartPolicy> restart;
+  bool operator==(const NsSendOutput&) const = default;
+};
+
+// ---- outputs.ds_send (outputs/ds_send/README.md) ----
+struct DsSendOutput {
+  std::string target;  // tcp://HOST:PORT of the syslog server
+  int facility = 16;   // local0
+  std::string app_name = "reporthub";
+  Duration timeout = std::chrono::seconds(10);  // connect and send
+  RetryPolicy retry;
+  std::optional<RestartPolicy> restart;
+  bool operator==(const DsSendOutput&) const = default;
+};
+
 struct Outputs {
   LocalOutput local;  // always present: the operator console
   std::optional<PrinterOutput> printer;
   std::optional<DesksendOutput> desksend;
+  NsSendOutput ns_send;  // used when `nodes` has entries
+  std::optional<DsSendOutput> ds_send;
   bool operator==(const Outputs&) const = default;
 };
 
@@ -243,6 +306,8 @@ struct Location {
   std::string childEndpoint() const { return "ipc://" + (run_dir / "hub.sock").string(); }
   std::string controlEndpoint() const { return "ipc://" + (run_dir / "control.sock").string(); }
   std::string consoleEndpoint() const { return "ipc://" + (run_dir / "console.sock").string(); }
+  // Held by the hub while DS transport is available; DS processes exit without it.
+  std::filesystem::path dsLockPath() const { return state_dir / "ds.lock"; }
 };
 
 struct Config : Location {
@@ -259,6 +324,9 @@ struct Config : Location {
   std::map<std::string, Recipient> recipients;
   // category -> recipient names, in config order; always has "default".
   std::map<std::string, std::vector<std::string>> categories;
+
+  // Whether DS transport (syslog in or out) is configured: the hub then holds ds.lock.
+  bool hasDs() const { return inputs.ds_receive || outputs.ds_send; }
 };
 
 // Longest ipc socket path the kernel accepts (sun_path holds 108 bytes with the NUL).

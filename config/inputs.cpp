@@ -2,6 +2,8 @@
 // Everything an input could only find out at run time and that the loader can know now
 // (a pattern that does not compile, a user that does not exist) is refused here, with its
 // line and column.
+#include "common/syslog.h"
+#include "common/wire.h"
 #include "config/pattern.h"
 #include "config/reader.h"
 
@@ -268,11 +270,99 @@ void readLogscan(const Section& section, const fs::path& dir, Config& cfg) {
   cfg.inputs.logscan = std::move(in);
 }
 
+// ---- ns_receive ----
+
+void readNsReceive(const Section& s, const fs::path& dir, Config& cfg) {
+  s.allowOnly({"listen", "curve", "max_rate", "restart"});
+  NsReceiveInput in;
+  readEndpoint(s, "listen", "tcp://", in.listen, Need::required);
+  if (s.find("curve")) {
+    const Section c = s.section("curve");
+    c.allowOnly({"secret_key", "allowed_clients"});
+    CurveServer curve;
+    c.path("secret_key", curve.secret_key, dir, Need::required);
+    c.path("allowed_clients", curve.allowed_clients, dir, Need::required);
+    in.curve = std::move(curve);
+  }
+  int rate = 0;
+  s.integer("max_rate", rate, 0, INT_MAX);
+  in.max_rate = static_cast<std::uint32_t>(rate);
+  in.restart = readOwnRestart(s, cfg);
+  cfg.inputs.ns_receive = std::move(in);
+}
+
+// ---- ds_receive ----
+
+std::optional<int> readSyslogNumber(Context& ctx, const Value& v, bool facility) {
+  auto text = readText(ctx, v);
+  if (!text) return std::nullopt;
+  auto n = facility ? syslog::parseFacility(*text) : syslog::parseSeverity(*text);
+  if (!n) {
+    ctx.add(v.mark,
+            v.path + ": unknown " + (facility ? "facility" : "syslog severity") + " '" + *text +
+                "' (" +
+                (facility ? "kern, user, mail, daemon, auth, ..., local0..local7, or 0-23"
+                          : "emerg, alert, crit, err, warning, notice, info, debug, or 0-7") +
+                ")");
+  }
+  return n;
+}
+
+void readDsReceive(const Section& s, const fs::path&, Config& cfg) {
+  Context& ctx = s.ctx();
+  s.allowOnly(
+      {"listen", "udp", "max_connections", "max_message", "default_category", "rules", "restart"});
+  DsReceiveInput in;
+  readEndpoint(s, "listen", "tcp://", in.listen, Need::required);
+  readEndpoint(s, "udp", "udp://", in.udp);
+  s.integer("max_connections", in.max_connections, 1, 65536);
+  if (auto v = s.get("max_message")) {
+    auto n = readSize(ctx, *v);
+    if (n && (*n < 480 || *n > wire::kMaxBodyBytes / 2)) {
+      ctx.add(v->mark, v->path + ": must be between 480 bytes (RFC 5424's minimum) and " +
+                           std::to_string(wire::kMaxBodyBytes / 2 / 1024) + "KiB");
+    } else if (n) {
+      in.max_message = static_cast<std::uint32_t>(*n);
+    }
+  }
+  s.text("default_category", in.default_category);
+  if (auto rules = s.get("rules")) {
+    forEachMapping(ctx, *rules, [&](const Section& r, std::size_t) {
+      r.allowOnly({"app", "facility", "syslog_severity", "msgid", "match", "category", "severity"});
+      SyslogRule rule;
+      r.text("app", rule.app);
+      r.text("msgid", rule.msgid);
+      if (auto v = r.get("facility")) rule.facility = readSyslogNumber(ctx, *v, true);
+      if (auto v = r.get("syslog_severity"))
+        rule.syslog_severity = readSyslogNumber(ctx, *v, false);
+      r.text("match", rule.match);
+      if (!rule.match.empty()) compilePattern(ctx, *r.get("match"), rule.match);
+      r.text("category", rule.category, Need::required);
+      if (r.find("severity")) {
+        Severity sev = Severity::info;
+        r.choice("severity", sev, kSeverityNames);
+        rule.severity = sev;
+      }
+      if (rule.app.empty() && rule.msgid.empty() && rule.match.empty() && !rule.facility &&
+          !rule.syslog_severity) {
+        ctx.add(r.mark(), r.path() +
+                              ": no condition; give app, facility, syslog_severity, msgid or "
+                              "match (default_category covers everything else)");
+      }
+      in.rules.push_back(std::move(rule));
+    });
+  }
+  in.restart = readOwnRestart(s, cfg);
+  cfg.inputs.ds_receive = std::move(in);
+}
+
 }  // namespace
 
 void readInputs(const Section& inputs, const fs::path& dir, Config& cfg) {
   if (inputs.find("check")) readCheck(inputs.section("check"), dir, cfg);
   if (inputs.find("logscan")) readLogscan(inputs.section("logscan"), dir, cfg);
+  if (inputs.find("ns_receive")) readNsReceive(inputs.section("ns_receive"), dir, cfg);
+  if (inputs.find("ds_receive")) readDsReceive(inputs.section("ds_receive"), dir, cfg);
   if (auto list = inputs.get("testproc")) readTestProcs(inputs.ctx(), *list, cfg);
 }
 

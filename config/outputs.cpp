@@ -1,5 +1,6 @@
 // The `outputs` section of the config: the operator console (always there), the printer
 // and mail to users.
+#include "common/syslog.h"
 #include "config/reader.h"
 
 namespace reporthub::config::detail {
@@ -117,12 +118,52 @@ void readDesksend(const Section& s, const fs::path& dir, Config& cfg) {
   cfg.outputs.desksend = std::move(d);
 }
 
+void readNsSend(const Section& s, const fs::path& dir, Config& cfg) {
+  s.allowOnly({"secret_key", "heartbeat", "timeout", "retry", "restart"});
+  NsSendOutput& n = cfg.outputs.ns_send;
+  s.path("secret_key", n.secret_key, dir);
+  s.duration("heartbeat", n.heartbeat, Zero::refused);
+  s.duration("timeout", n.timeout, Zero::refused);
+  n.retry = readRetry(s.section("retry"));
+  n.restart = readOwnRestart(s, cfg);
+}
+
+void readDsSend(const Section& s, const fs::path&, Config& cfg) {
+  s.allowOnly({"target", "facility", "app_name", "timeout", "retry", "restart"});
+  DsSendOutput d;
+  readEndpoint(s, "target", "tcp://", d.target, Need::required);
+  if (auto v = s.get("facility")) {
+    auto text = readText(s.ctx(), *v);
+    auto f = text ? syslog::parseFacility(*text) : std::nullopt;
+    if (text && !f) {
+      s.ctx().add(v->mark, v->path + ": unknown facility '" + *text +
+                               "' (kern, user, mail, daemon, auth, ..., local0..local7, or 0-23)");
+    }
+    if (f) d.facility = *f;
+  }
+  s.text("app_name", d.app_name);
+  // RFC 5424 APP-NAME: 1-48 printable US-ASCII characters, no space.
+  const bool app_ok = !d.app_name.empty() && d.app_name.size() <= 48 &&
+                      std::all_of(d.app_name.begin(), d.app_name.end(),
+                                  [](char c) { return c > 0x20 && c < 0x7f; });
+  if (!app_ok) {
+    s.ctx().add(s.get("app_name") ? s.get("app_name")->mark : s.mark(),
+                s.path() + ".app_name: 1-48 printable ASCII characters without spaces");
+  }
+  s.duration("timeout", d.timeout, Zero::refused);
+  d.retry = readRetry(s.section("retry"));
+  d.restart = readOwnRestart(s, cfg);
+  cfg.outputs.ds_send = std::move(d);
+}
+
 }  // namespace
 
 void readOutputs(const Section& outputs, const fs::path& dir, Config& cfg) {
   readLocal(outputs.section("local"), dir, cfg);
   if (outputs.find("printer")) readPrinter(outputs.section("printer"), dir, cfg);
   if (outputs.find("desksend")) readDesksend(outputs.section("desksend"), dir, cfg);
+  if (outputs.find("ns_send")) readNsSend(outputs.section("ns_send"), dir, cfg);
+  if (outputs.find("ds_send")) readDsSend(outputs.section("ds_send"), dir, cfg);
 }
 
 }  // namespace reporthub::config::detail

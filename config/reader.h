@@ -46,6 +46,17 @@ inline bool isName(std::string_view s) {
 }
 
 // Collects the problems of one file, in any order; they are sorted by position when thrown.
+// SCHEME://HOST:PORT with an explicit port: there is no default port (DESIGN §3).
+inline bool isEndpoint(std::string_view s, std::string_view scheme) {
+  if (!s.starts_with(scheme)) return false;
+  const auto colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon <= scheme.size()) return false;
+  const std::string_view port = s.substr(colon + 1);
+  int n = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+  return ec == std::errc() && end == port.data() + port.size() && n > 0 && n <= 65535;
+}
+
 class Context {
  public:
   explicit Context(std::string file) : file_(std::move(file)) {}
@@ -397,6 +408,17 @@ class Section {
 };
 
 using Need = Section::Need;
+
+// An address like tcp://HOST:PORT under `key`; a wrong form is a problem naming the form.
+inline void readEndpoint(const Section& s, std::string_view key, std::string_view scheme,
+                         std::string& out, Need need = Need::optional) {
+  s.text(key, out, need);
+  if (!out.empty() && !isEndpoint(out, scheme)) {
+    s.ctx().add(s.get(key)->mark, s.path() + "." + std::string(key) + ": expected " +
+                                      std::string(scheme) + "HOST:PORT, got '" + out + "'");
+    out.clear();
+  }
+}
 
 // Keys left out keep the values of `base`: the top-level policy for a process's own policy.
 inline RestartPolicy readRestart(const Section& s, RestartPolicy base) {

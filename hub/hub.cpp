@@ -61,7 +61,7 @@ std::optional<routing::Sink> sinkOfRole(std::string_view role) {
 
 }  // namespace
 
-Hub::Hub(config::Config cfg, std::string config_text, HubLock lock)
+Hub::Hub(config::Config cfg, std::string config_text, ExclusiveLock lock)
     : cfg_(std::move(cfg)),
       config_text_(std::move(config_text)),
       lock_(std::move(lock)),

@@ -7,7 +7,7 @@
 #include "common/report.h"
 #include "config/config.h"
 #include "hub/journal.h"
-#include "hub/lock.h"
+#include "common/lock.h"
 #include "hub/supervisor.h"
 #include "routing/router.h"
 
@@ -32,7 +32,7 @@ class Hub final : public SupervisorActions {
 
   // Takes the validated config (and its text, handed to children) and the held lock.
   // Throws std::system_error if a socket or descriptor cannot be set up (exit 1).
-  Hub(config::Config cfg, std::string config_text, HubLock lock);
+  Hub(config::Config cfg, std::string config_text, ExclusiveLock lock);
   ~Hub() override;
 
   // Runs until DMStop or SIGTERM completes. Returns the process exit code.
@@ -152,7 +152,7 @@ class Hub final : public SupervisorActions {
 
   config::Config cfg_;
   std::string config_text_;
-  HubLock lock_;
+  ExclusiveLock lock_;
   std::shared_ptr<const routing::Router> router_;
   std::shared_ptr<const routing::Route> operator_route_;  // the hub's own notices
   zmq::context_t zmq_;

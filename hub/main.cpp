@@ -5,7 +5,7 @@
 #include "common/role.h"
 #include "config/config.h"
 #include "hub/hub.h"
-#include "hub/lock.h"
+#include "common/lock.h"
 #include "inputs/registry.h"
 #include "outputs/registry.h"
 #include "routing/router.h"
@@ -50,15 +50,15 @@ int cmdRun(const std::string& file) {
     return kExitFailure;
   }
   const auto lock_path = state_dir / "hub.lock";
-  std::optional<rh::hub::HubLock> lock;
+  std::optional<rh::ExclusiveLock> lock;
   try {
-    lock = rh::hub::HubLock::acquire(lock_path);
+    lock = rh::ExclusiveLock::acquire(lock_path);
   } catch (const std::system_error& e) {
     std::cerr << "reporthub: " << e.what() << '\n';
     return kExitFailure;
   }
   if (!lock) {
-    auto holder = rh::hub::HubLock::holder(lock_path);
+    auto holder = rh::ExclusiveLock::holder(lock_path);
     std::cerr << "reporthub: another hub is already active (pid " << (holder ? holder->pid : 0)
               << ", lock " << lock_path.string() << ")\n";
     return kExitActive;

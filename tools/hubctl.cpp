@@ -4,7 +4,7 @@
 #include "common/report.h"
 #include "common/zmq_util.h"
 #include "config/config.h"
-#include "hub/lock.h"
+#include "common/lock.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -35,7 +35,7 @@ struct Outcome {
 
 // Whether a hub holds the lock and its control socket can be reached; the exit code if not.
 int checkHub(const rh::config::Location& cfg) {
-  if (!rh::hub::HubLock::holder(cfg.lockPath())) {
+  if (!rh::ExclusiveLock::holder(cfg.lockPath())) {
     std::cerr << "hubctl: no hub is running for " << cfg.file.string() << " (lock "
               << cfg.lockPath().string() << " is not held)\n";
     return kNoHub;
@@ -220,7 +220,7 @@ int cmdConsole(const rh::config::Location& cfg, std::size_t replay, bool colour)
     // Between lines, notice when the hub has gone: a console that waits forever on a dead
     // hub would look like a quiet one.
     if (rh::zmqu::poll(items, std::chrono::seconds(1)) == 0) {
-      if (!rh::hub::HubLock::holder(cfg.lockPath())) {
+      if (!rh::ExclusiveLock::holder(cfg.lockPath())) {
         std::cerr << "hubctl: the hub has stopped\n";
         return kOk;
       }
@@ -358,7 +358,7 @@ int main(int argc, char** argv) {
     // timeouts: inputs, outputs draining, outputs stopping.
     const auto patience = 3 * cfg.kill_timeout + std::chrono::seconds(30);
     const auto deadline = std::chrono::steady_clock::now() + patience;
-    while (rh::hub::HubLock::holder(cfg.lockPath())) {
+    while (rh::ExclusiveLock::holder(cfg.lockPath())) {
       if (std::chrono::steady_clock::now() > deadline) {
         std::cerr << "hubctl: the hub is still running after "
                   << rh::formatDuration(std::chrono::duration_cast<rh::Duration>(patience))

@@ -78,7 +78,7 @@ std::vector<Envelope> corpus() {
   return {Hello{"testproc", "testproc:crashy", 4242, Kind::output, 16},
           Welcome{100, true},
           Ready{},
-          Submit{3, "01890a5d-ac96-774b-bcce-b302099a8057", "DISK"},
+          Submit{3, "01890a5d-ac96-774b-bcce-b302099a8057", "DISK", {}, {}},
           Ack{3, 67, 1},
           sampleDeliver(),
           Result{76, Status::retry, 77, "maildir full"},
@@ -111,10 +111,17 @@ TEST_CASE("every envelope type round trips", "[wire]") {
     roundTrip(Ready{});
   }
   SECTION("submit") {
-    const Submit m = roundTrip(Submit{9, "id-9", "APPERROR"});
+    const Submit m = roundTrip(Submit{9, "id-9", "APPERROR", {}, {}});
     CHECK(m.seq == 9);
     CHECK(m.id == "id-9");
     CHECK(m.category == "APPERROR");
+    CHECK(m.recipient.empty());
+    CHECK(m.via.empty());
+  }
+  SECTION("submit from a remote node names its recipient and via") {
+    const Submit m = roundTrip(Submit{4, "id-4", "DISK", "hq-operator", {"site", "region"}});
+    CHECK(m.recipient == "hq-operator");
+    CHECK(m.via == std::vector<std::string>{"site", "region"});
   }
   SECTION("ack") {
     const Ack a = roundTrip(Ack{10, 74, 2});

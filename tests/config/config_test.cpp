@@ -316,8 +316,7 @@ TEST_CASE("scalars and sections are read with their documented spellings", "[con
                                   "restart: { immediate: 0, then_every: 1h }\n"
                                   "max_hops: 64\n"
                                   "nodes:\n"
-                                  "  hq: { address: \"tcp://hq.example.net:7410\", public_key: "
-                                  "\"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\" }\n");
+                                  "  hq: { address: \"tcp://hq.example.net:7410\" }\n");
   const Config c = load(file);
   CHECK(c.node == "site-1.a_b");
   CHECK(c.kill_timeout == std::chrono::milliseconds(500));
@@ -330,7 +329,18 @@ TEST_CASE("scalars and sections are read with their documented spellings", "[con
   CHECK(c.max_hops == 64);
   REQUIRE(c.nodes.count("hq") == 1);
   CHECK(c.nodes.at("hq").address == "tcp://hq.example.net:7410");
-  CHECK(c.nodes.at("hq").public_key == "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+  CHECK(c.nodes.at("hq").public_key.empty());
+}
+
+TEST_CASE("a pinned node key needs this node's own secret key", "[config]") {
+  const auto problems = problemsOf(
+      "node: alpha\n"
+      "nodes:\n"
+      "  hq: { address: \"tcp://hq.example.net:7410\", public_key: "
+      "\"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\" }\n");
+  INFO("reported:" << listed(problems));
+  REQUIRE(problems.size() == 1);
+  CHECK(has(problems, 2, 1, "outputs.ns_send.secret_key must name this node's key file"));
 }
 
 TEST_CASE("desk.at_start takes on/off and true/false", "[config]") {

@@ -43,11 +43,11 @@ TEST_CASE("garbage on the child socket is counted and never crashes the hub",
   std::mt19937 rng(42);
   std::vector<std::vector<std::string>> garbage = {
       {"not msgpack at all"},
-      {std::string("\xdd\xff\xff\xff\xff", 5)},              // array claiming 4G elements
-      {std::string(wire::kMaxEnvelopeBytes + 1, '\x90')},    // oversized envelope
-      {wire::encode(wire::Ready{}) + "x"},                   // trailing byte
-      {wire::encode(wire::Submit{1, "id", "CAT"}), "body"},  // before hello
-      {"a", "b", "c", "d", "e"},                             // too many frames
+      {std::string("\xdd\xff\xff\xff\xff", 5)},                      // array claiming 4G elements
+      {std::string(wire::kMaxEnvelopeBytes + 1, '\x90')},            // oversized envelope
+      {wire::encode(wire::Ready{}) + "x"},                           // trailing byte
+      {wire::encode(wire::Submit{1, "id", "CAT", {}, {}}), "body"},  // before hello
+      {"a", "b", "c", "d", "e"},                                     // too many frames
   };
   for (int i = 0; i < 200; ++i) {
     std::string junk(rng() % 64, '\0');
@@ -101,9 +101,9 @@ TEST_CASE("an external input that breaks the protocol is refused, a good one is 
   r.source = "bench";
   r.category = "EXT";
   r.text = "from an attached input";
-  sendFrames(s, {wire::encode(wire::Submit{1, r.id, r.category}), encodeReport(r)});
+  sendFrames(s, {wire::encode(wire::Submit{1, r.id, r.category, {}, {}}), encodeReport(r)});
   // Out of sequence: refused as malformed, the connection's next expected seq stays 2.
-  sendFrames(s, {wire::encode(wire::Submit{7, r.id, r.category}), encodeReport(r)});
+  sendFrames(s, {wire::encode(wire::Submit{7, r.id, r.category, {}, {}}), encodeReport(r)});
   REQUIRE(hub.waitLines(1));
   CHECK(readFile(hub.operatorLog()).find("alpha EXT info from an attached input") !=
         std::string::npos);

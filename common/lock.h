@@ -1,6 +1,8 @@
-// The hub's exclusive lock (DESIGN §1 "Start", step 1): an OFD lock on <state_dir>/hub.lock,
-// held for the hub's whole life. The kernel drops it when the hub dies, however it dies,
-// and the file is opened O_CLOEXEC so no child can keep it alive.
+// The hub's exclusive locks (DESIGN §1 "Start"): an OFD lock on <state_dir>/hub.lock, held
+// for the hub's whole life, and on <state_dir>/ds.lock while DS transport is available. The
+// kernel drops a lock when its holder dies, however it dies, and the file is opened
+// O_CLOEXEC so no child can keep it alive. DS processes ask holder() whether their hub
+// still holds ds.lock.
 #pragma once
 
 #include <sys/types.h>
@@ -9,18 +11,18 @@
 #include <optional>
 #include <string>
 
-namespace reporthub::hub {
+namespace reporthub {
 
 struct LockHolder {
   pid_t pid = 0;        // as written in the file by the holder
   std::string started;  // the holder's start time, as written
 };
 
-class HubLock {
+class ExclusiveLock {
  public:
-  HubLock() = default;
-  HubLock(HubLock&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) { o.fd_ = -1; }
-  HubLock& operator=(HubLock&& o) noexcept {
+  ExclusiveLock() = default;
+  ExclusiveLock(ExclusiveLock&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) { o.fd_ = -1; }
+  ExclusiveLock& operator=(ExclusiveLock&& o) noexcept {
     if (this != &o) {
       release();
       fd_ = o.fd_;
@@ -29,11 +31,11 @@ class HubLock {
     }
     return *this;
   }
-  ~HubLock();
+  ~ExclusiveLock();
 
   // Takes the lock or returns nullopt if another process holds it. Throws
   // std::system_error if the file cannot be opened or written.
-  static std::optional<HubLock> acquire(const std::filesystem::path& path);
+  static std::optional<ExclusiveLock> acquire(const std::filesystem::path& path);
 
   // Who holds the lock now, or nullopt if nobody (no file, or not locked).
   static std::optional<LockHolder> holder(const std::filesystem::path& path);
@@ -46,4 +48,4 @@ class HubLock {
   std::filesystem::path path_;
 };
 
-}  // namespace reporthub::hub
+}  // namespace reporthub

@@ -1,7 +1,7 @@
 // The hub lock; see lock.h. OFD locks rather than flock: the same semantics (owned by the
 // open file, released on last close) plus F_OFD_GETLK, which lets hubctl ask whether a hub
 // is running without taking the lock itself.
-#include "hub/lock.h"
+#include "common/lock.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -12,7 +12,7 @@
 #include <fstream>
 #include <system_error>
 
-namespace reporthub::hub {
+namespace reporthub {
 
 namespace {
 
@@ -36,18 +36,18 @@ std::string isoNow() {
 
 }  // namespace
 
-HubLock::~HubLock() {
+ExclusiveLock::~ExclusiveLock() {
   release();
 }
 
-void HubLock::release() {
+void ExclusiveLock::release() {
   if (fd_ >= 0) {
     close(fd_);  // closing the only descriptor of the open file drops the OFD lock
     fd_ = -1;
   }
 }
 
-std::optional<HubLock> HubLock::acquire(const std::filesystem::path& path) {
+std::optional<ExclusiveLock> ExclusiveLock::acquire(const std::filesystem::path& path) {
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + path.string());
   struct flock fl = wholeFile(F_WRLCK);
@@ -64,13 +64,13 @@ std::optional<HubLock> HubLock::acquire(const std::filesystem::path& path) {
     close(fd);
     throw std::system_error(e, std::generic_category(), "write " + path.string());
   }
-  HubLock lock;
+  ExclusiveLock lock;
   lock.fd_ = fd;
   lock.path_ = path;
   return lock;
 }
 
-std::optional<LockHolder> HubLock::holder(const std::filesystem::path& path) {
+std::optional<LockHolder> ExclusiveLock::holder(const std::filesystem::path& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   struct flock fl = wholeFile(F_WRLCK);
@@ -83,4 +83,4 @@ std::optional<LockHolder> HubLock::holder(const std::filesystem::path& path) {
   return h;
 }
 
-}  // namespace reporthub::hub
+}  // namespace reporthub
