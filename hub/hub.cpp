@@ -194,7 +194,17 @@ std::vector<ProcessSpec> Hub::processSpecs(const config::Config& cfg) {
   if (out.printer) add("printer", "printer", wire::Kind::output, *out.printer);
   if (out.desksend)
     add("desksend", "desksend", wire::Kind::output, *out.desksend)->desk_only = true;
+  // One link per destination node, each its own process, so one node that is down or slow
+  // holds up nobody else.
+  for (const auto& [node, n] : cfg.nodes) {
+    ProcessSpec* link = add("ns_send:" + node, "ns_send", wire::Kind::output, out.ns_send);
+    link->settings = NsLinkSettings{std::get<config::NsSendOutput>(link->settings), n};
+    link->args = {node};
+  }
+  if (out.ds_send) add("ds_send", "ds_send", wire::Kind::output, *out.ds_send);
   const auto& in = cfg.inputs;
+  if (in.ns_receive) add("ns_receive", "ns_receive", wire::Kind::input, *in.ns_receive);
+  if (in.ds_receive) add("ds_receive", "ds_receive", wire::Kind::input, *in.ds_receive);
   if (in.check) add("check", "check", wire::Kind::input, *in.check);
   if (in.logscan) {
     ProcessSpec* logscan = add("logscan", "logscan", wire::Kind::input, *in.logscan);

@@ -21,9 +21,19 @@
 namespace reporthub::hub {
 
 // A role's own config with its restart policy left out: a change in it means a restart.
+// An ns_send process serves one node: its settings are the output's and that node's, so
+// a changed address or key restarts just that link.
+struct NsLinkSettings {
+  config::NsSendOutput output;
+  config::Node node;
+  bool operator==(const NsLinkSettings&) const = default;
+};
+
 using RoleSettings =
     std::variant<std::monostate, config::LocalOutput, config::TestProc, config::CheckInput,
-                 config::LogscanInput, config::PrinterOutput, config::DesksendOutput>;
+                 config::LogscanInput, config::PrinterOutput, config::DesksendOutput,
+                 NsLinkSettings, config::DsSendOutput, config::NsReceiveInput,
+                 config::DsReceiveInput>;
 
 struct ProcessSpec {
   std::string id;    // unique name in status and logs: "local", "testproc:crashy"

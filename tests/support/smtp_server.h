@@ -4,6 +4,7 @@
 // some recipients and messages, for the failure paths.
 #pragma once
 
+#include "tests/support/net.h"
 #include "tests/support/temp_dir.h"
 
 #include <arpa/inet.h>
@@ -133,21 +134,6 @@ class SmtpServer {
   }
 
  private:
-  static int freePort() {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      if (fd >= 0) close(fd);
-      throw std::runtime_error("cannot pick a free loopback port");
-    }
-    close(fd);
-    return ntohs(addr.sin_port);
-  }
-
   void makeCertificate() {
     const std::string cmd =
         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
@@ -208,13 +194,7 @@ class SmtpServer {
         pid_ = -1;
         return false;
       }
-      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      addr.sin_port = htons(static_cast<std::uint16_t>(port_));
-      const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-      close(fd);
+      const bool ok = tcpAccepting(port_);
       if (ok) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
