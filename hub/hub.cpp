@@ -197,9 +197,16 @@ std::vector<ProcessSpec> Hub::processSpecs(const config::Config& cfg) {
   // One link per destination node, each its own process, so one node that is down or slow
   // holds up nobody else.
   for (const auto& [node, n] : cfg.nodes) {
-    ProcessSpec* link = add("ns_send:" + node, "ns_send", wire::Kind::output, out.ns_send);
-    link->settings = NsLinkSettings{std::get<config::NsSendOutput>(link->settings), n};
-    link->args = {node};
+    NsLinkSettings link{out.ns_send, n};
+    link.output.restart.reset();
+    ProcessSpec spec;
+    spec.id = "ns_send:" + node;
+    spec.role = "ns_send";
+    spec.kind = wire::Kind::output;
+    spec.settings = std::move(link);
+    spec.restart = policy(out.ns_send);
+    spec.args = {node};
+    specs.push_back(std::move(spec));
   }
   if (out.ds_send) add("ds_send", "ds_send", wire::Kind::output, *out.ds_send);
   const auto& in = cfg.inputs;
