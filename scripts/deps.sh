@@ -6,6 +6,8 @@ REPORTHUB_PACKAGES=(
   nlohmann-json3-dev catch2 libpcre2-dev libcurl4-openssl-dev
   python3-aiosmtpd  # a real SMTP server for the desksend tests
   openssl           # a throw-away certificate for the STARTTLS test
+  rsyslog           # a real syslog peer for the ds_receive and ds_send tests (run privately)
+  bsdutils          # logger, a real syslog client for the ds_receive tests
 )
 
 install_missing_packages() {
