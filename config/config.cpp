@@ -60,7 +60,7 @@ constexpr Plugin kInputs[] = {{"check", true},
                               {"ds_receive", false},
                               {"testproc", true}};
 constexpr Plugin kOutputs[] = {
-    {"local", true}, {"printer", true}, {"desksend", true}, {"ns_send", false}, {"ds_send", false}};
+    {"local", true}, {"printer", true}, {"desksend", true}, {"ns_send", false}, {"ds_send", true}};
 
 const Plugin* findPlugin(std::span<const Plugin> table, std::string_view name) {
   for (const Plugin& p : table) {

@@ -2,6 +2,7 @@
 #include "outputs/registry.h"
 
 #include "outputs/desksend/desksend.h"
+#include "outputs/ds_send/ds_send.h"
 #include "outputs/local/local.h"
 #include "outputs/printer/printer.h"
 
@@ -16,6 +17,9 @@ std::span<const OutputRole> registry() {
       {{"desksend", wire::Kind::output, &desksend::main,
         "mail to users: one message per user into Maildirs, optionally by SMTP"},
        routing::Sink::desksend},
+      {{"ds_send", wire::Kind::output, &ds_send::main,
+        "forwards to a syslog server: RFC 5424 over TCP with octet counting"},
+       routing::Sink::ds_send},
   };
   return kRoles;
 }

@@ -98,8 +98,9 @@ const std::vector<BadCase> kBadCases = {
      "input 'ns_receive' is not available in this build (available: check, logscan, testproc)"},
     {"unknown input", "node: alpha\ninputs:\n  tail: {}\n", 3, 3,
      "unknown input 'tail' (known: check, logscan, ns_receive, ds_receive, testproc)"},
-    {"unavailable output", "node: alpha\noutputs:\n  ds_send: { target: x }\n", 3, 3,
-     "output 'ds_send' is not available in this build (available: local, printer, desksend)"},
+    {"unavailable output", "node: alpha\noutputs:\n  ns_send: {}\n", 3, 3,
+     "output 'ns_send' is not available in this build (available: local, printer, desksend, "
+     "ds_send)"},
     {"recipient needing an unconfigured output",
      "node: alpha\nrecipients:\n  operator: local\n  ops: { mail: [alice, bob] }\n", 4, 8,
      "recipient 'ops' needs outputs.desksend, which is not configured"},
