@@ -87,7 +87,8 @@ TEST_CASE("a remote report goes to the recipient it names, not where its categor
   const std::string id = feed.submit("site", {"site", "region"}, "operator", "disk 91% at site");
   REQUIRE(hub.waitLines(1));
   const std::string log = readFile(hub.operatorLog());
-  CHECK(log.find("site DISK warning disk 91% at site") != std::string::npos);
+  CHECK(log.find("site DISK warning disk 91% at site (via site > region) [" + id + "]") !=
+        std::string::npos);
   CHECK(log.find(id) != std::string::npos);
   // DISK's own route (the printer) is not taken.
   CHECK(countFiles(hub.dir() / "var/spool") == 0);
