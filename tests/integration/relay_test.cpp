@@ -52,8 +52,7 @@ class RemoteFeed {
     r.severity = Severity::warning;
     r.text = text;
     r.via = via;
-    send({wire::encode(wire::Submit{++seq_, r.id, r.category, recipient, via}),
-          encodeReport(r)});
+    send({wire::encode(wire::Submit{++seq_, r.id, r.category, recipient, via}), encodeReport(r)});
     return r.id;
   }
 
