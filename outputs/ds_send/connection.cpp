@@ -77,8 +77,9 @@ void Connection::close() {
   fd_ = -1;
 }
 
-std::string Connection::fail(std::string_view what, int err) {
+std::string Connection::fail(std::string_view what, int err, bool clean) {
   close();
+  clean_close_ = clean;
   std::string s = "syslog server " + peer_ + ": ";
   if (!what.empty()) {
     s += what;
@@ -159,7 +160,11 @@ bool Connection::peerGone(std::string& why) {
     }
     char buf[4096];
     const ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
-    if (n == 0 || (p.revents & POLLRDHUP && n < 0 && errno == EAGAIN)) {
+    if (n == 0) {
+      why = fail("closed the connection", 0, true);
+      return true;
+    }
+    if (n < 0 && errno == EAGAIN && (p.revents & POLLRDHUP)) {
       why = fail("closed the connection", 0);
       return true;
     }
@@ -172,32 +177,30 @@ bool Connection::peerGone(std::string& why) {
   }
 }
 
-bool Connection::sendSome(std::string& data, std::string& error) {
+bool Connection::sendSome(std::string_view data, std::size_t& offset, std::string& error) {
   if (fd_ < 0) {
     error = "syslog server " + peer_ + ": not connected";
     return false;
   }
-  std::size_t done = 0;
-  while (done < data.size()) {
+  while (offset < data.size()) {
     const ssize_t n =
-        ::send(fd_, data.data() + done, data.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ::send(fd_, data.data() + offset, data.size() - offset, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) break;
       error = fail("", errno);
       return false;
     }
-    done += static_cast<std::size_t>(n);
+    offset += static_cast<std::size_t>(n);
   }
-  data.erase(0, done);
   return true;
 }
 
-bool Connection::sendAll(std::string& data, std::string& error) {
+bool Connection::sendAll(std::string_view data, std::size_t& offset, std::string& error) {
   const auto deadline = Clock::now() + timeout_;
-  while (!data.empty()) {
-    if (!sendSome(data, error)) return false;
-    if (data.empty()) break;
+  while (offset < data.size()) {
+    if (!sendSome(data, offset, error)) return false;
+    if (offset == data.size()) break;
     pollfd p{fd_, POLLOUT, 0};
     const int n = ::poll(&p, 1, msLeft(deadline));
     if (n == 0) {
@@ -229,9 +232,11 @@ bool Connection::sendAll(std::string& data, std::string& error) {
     pollfd p{fd_, POLLRDHUP, 0};
     const int n = ::poll(&p, 1, std::min(pause_ms, msLeft(deadline)));
     if (n > 0 && (p.revents & (POLLERR | POLLHUP | POLLRDHUP))) {
+      // Closed or reset with our bytes unacknowledged: not read, whatever the reason.
       std::string why;
       peerGone(why);
       error = why.empty() ? fail("closed the connection", 0) : why;
+      clean_close_ = false;
       return false;
     }
     pause_ms = std::min(pause_ms * 2 + 1, 20);

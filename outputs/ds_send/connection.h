@@ -31,21 +31,26 @@ class Connection {
   // `why` when it returns true; the connection is closed then.
   bool peerGone(std::string& why);
 
-  // Writes what the socket takes now, without waiting; removes that from the front of
-  // `data`. False with `error` on a broken connection (then closed).
-  bool sendSome(std::string& data, std::string& error);
+  // Writes what the socket takes now from data[offset...], without waiting, and advances
+  // `offset`. False with `error` on a broken connection (then closed).
+  bool sendSome(std::string_view data, std::size_t& offset, std::string& error);
 
-  // Writes all of `data` and waits until the server's TCP has acknowledged every byte
+  // Writes data[offset...] and waits until the server's TCP has acknowledged every byte
   // (nothing left in our send queue), within the timeout. False with `error` otherwise
-  // (then closed). `data` is emptied on success.
-  bool sendAll(std::string& data, std::string& error);
+  // (then closed).
+  bool sendAll(std::string_view data, std::size_t& offset, std::string& error);
+
+  // Whether the connection last ended by the server closing it in order (end of stream,
+  // no reset): its process had read everything sent before it closed. Anything else (a
+  // reset, a write error, a timeout) may have left bytes it acknowledged unread.
+  bool closedCleanly() const { return clean_close_; }
 
   void close();
 
   std::uint64_t connects() const { return connects_; }
 
  private:
-  std::string fail(std::string_view what, int err);
+  std::string fail(std::string_view what, int err, bool clean = false);
 
   std::string host_;
   std::string port_;
@@ -53,6 +58,7 @@ class Connection {
   Duration timeout_;
   int fd_ = -1;
   std::uint64_t connects_ = 0;
+  bool clean_close_ = false;
 };
 
 }  // namespace reporthub::outputs::ds_send

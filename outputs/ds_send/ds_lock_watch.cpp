@@ -3,6 +3,9 @@
 
 #include "common/lock.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 namespace reporthub::outputs::ds_send {
 
 std::string dsLockProblem(const std::filesystem::path& lock, pid_t hub) {
@@ -18,7 +21,14 @@ std::string dsLockProblem(const std::filesystem::path& lock, pid_t hub) {
 DsLockWatch::DsLockWatch(std::filesystem::path lock, pid_t hub, std::chrono::milliseconds every,
                          std::function<void(const std::string&)> lost)
     : lock_(std::move(lock)), hub_(hub), every_(every), lost_(std::move(lost)) {
+  // The thread starts with every signal blocked: SIGTERM, SIGINT and SIGHUP belong to the
+  // child library's signalfd, and a thread that left them unblocked would take SIGTERM's
+  // default action (death) instead of the orderly stop.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   thread_ = std::thread([this] { run(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 DsLockWatch::~DsLockWatch() {

@@ -19,6 +19,12 @@ namespace {
 // reading while the rest of the batch is formatted.
 constexpr std::size_t kEagerWrite = 64 * 1024;
 
+// What is kept of the batches confirmed on a connection, to send again if it ends in a
+// reset. A live server reads within milliseconds, so what it can have left unread is what
+// arrived since it stopped reading: at most its receive buffer (Linux's default maximum is
+// 6 MiB; in practice a few hundred KiB).
+constexpr std::size_t kReplayBytes = 4 * 1024 * 1024;
+
 }  // namespace
 
 std::filesystem::path deliveredIdsPath(const config::Config& cfg) {
@@ -48,9 +54,41 @@ void DsSend::down(const std::string& error) {
 void DsSend::dropBatch() {
   if (batch_ > 0) ++counters_.resent_batches;
   buffer_.clear();
+  written_ = 0;
+  resent_in_buffer_ = 0;
   batch_ = 0;
   delivered_.rollback();
   conn_.close();
+}
+
+void DsSend::broke() {
+  if (conn_.closedCleanly() || confirmed_.empty()) {
+    confirmed_.clear();
+    confirmed_bytes_ = 0;
+    return;
+  }
+  // Not an orderly close: the server may not have read all it acknowledged. Those
+  // batches are confirmed to the hub already, so ds_send sends them again itself.
+  std::uint64_t reports = 0;
+  for (const auto& b : confirmed_)
+    reports += b.reports;
+  spdlog::warn(
+      "the connection to syslog server {} did not end in order: the {} report(s) ({} bytes) "
+      "confirmed last on it are sent again on the next connection, since the server may not "
+      "have read them (it may see some twice)",
+      conn_.peer(), reports, confirmed_bytes_);
+  counters_.resent_reports += reports;
+  for (auto& b : confirmed_)
+    resend_.push_back(std::move(b));
+  confirmed_.clear();
+  confirmed_bytes_ = 0;
+  std::size_t bytes = 0;
+  for (const auto& b : resend_)
+    bytes += b.frames.size();
+  while (bytes > kReplayBytes && resend_.size() > 1) {
+    bytes -= resend_.front().frames.size();
+    resend_.pop_front();
+  }
 }
 
 void DsSend::note(const Report& r, const FormatNotes& n) {
@@ -96,10 +134,12 @@ wire::Status DsSend::deliver(const Report& r, const wire::Deliver&, std::string&
     // connection that would swallow this batch too.
     std::string why;
     if (conn_.peerGone(why)) {
-      spdlog::warn(
-          "{} since the last batch; reconnecting. Reports it had acknowledged but not yet "
-          "read may be lost (TCP syslog has no application acknowledgements)",
-          why);
+      if (conn_.closedCleanly()) {
+        spdlog::info("{} since the last batch (it had read everything); reconnecting", why);
+      } else {
+        spdlog::warn("{} since the last batch; reconnecting", why);
+      }
+      broke();
     }
   }
   if (!conn_.isOpen()) {
@@ -117,6 +157,11 @@ wire::Status DsSend::deliver(const Report& r, const wire::Deliver&, std::string&
     }
     failures_ = 0;
     broken_.clear();
+    // What the last connection may have left unread goes first, ahead of this batch.
+    for (const auto& b : resend_) {
+      buffer_ += b.frames;
+      resent_in_buffer_ += b.reports;
+    }
   }
   FormatNotes notes;
   const std::string message = formatMessage(r, format_, notes);
@@ -125,10 +170,11 @@ wire::Status DsSend::deliver(const Report& r, const wire::Deliver&, std::string&
   appendFrame(buffer_, message);
   delivered_.add(r.id);
   ++batch_;
-  if (buffer_.size() >= kEagerWrite) {
+  if (buffer_.size() - written_ >= kEagerWrite) {
     std::string error;
-    if (!conn_.sendSome(buffer_, error)) {
+    if (!conn_.sendSome(buffer_, written_, error)) {
       down(error);
+      broke();
       broken_ = error;
       reason = error;
       return wire::Status::retry;
@@ -143,9 +189,11 @@ wire::Status DsSend::flush(std::string& reason) {
   // Right after the acknowledgement, one more look: a server that closed or reset the
   // connection at that moment may not have read the batch, so it is sent again (and the
   // server may see some of it twice) rather than confirmed.
-  const bool sent = error.empty() && conn_.sendAll(buffer_, error) && !conn_.peerGone(error);
+  const bool sent =
+      error.empty() && conn_.sendAll(buffer_, written_, error) && !conn_.peerGone(error);
   if (!sent) {
     down(error);
+    if (broken_.empty()) broke();
     reason = error;
     broken_.clear();
     dropBatch();
@@ -159,6 +207,18 @@ wire::Status DsSend::flush(std::string& reason) {
         commit_error, batch_);
   }
   counters_.sent += batch_;
+  // Kept until the connection ends well or the bound pushes it out; what waited to be
+  // sent again has been, with this batch.
+  resend_.clear();
+  confirmed_.push_back({std::move(buffer_), batch_ + resent_in_buffer_});
+  resent_in_buffer_ = 0;
+  confirmed_bytes_ += confirmed_.back().frames.size();
+  while (confirmed_bytes_ > kReplayBytes && confirmed_.size() > 1) {
+    confirmed_bytes_ -= confirmed_.front().frames.size();
+    confirmed_.pop_front();
+  }
+  buffer_.clear();
+  written_ = 0;
   batch_ = 0;
   return wire::Status::ok;
 }
@@ -192,10 +252,11 @@ int main(ChildContext& ctx) {
   const auto& c = output.counters();
   spdlog::info(
       "{} message(s) sent to {} over {} connection(s); {} batch(es) sent again after a broken "
-      "connection; {} attr(s) without a valid name and {} without room left out, {} invalid "
-      "UTF-8 sequence(s) replaced, {} message(s) truncated",
+      "connection, and {} confirmed report(s) after a reset; {} attr(s) without a valid name "
+      "and {} without room left out, {} invalid UTF-8 sequence(s) replaced, {} message(s) "
+      "truncated",
       c.sent, output.connection().peer(), output.connection().connects(), c.resent_batches,
-      c.bad_attr_names, c.attrs_left_out, c.utf8_replaced, c.truncated);
+      c.resent_reports, c.bad_attr_names, c.attrs_left_out, c.utf8_replaced, c.truncated);
   return rc;
 }
 

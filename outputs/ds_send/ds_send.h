@@ -12,6 +12,7 @@
 #include "outputs/output.h"
 
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <string>
 
@@ -30,7 +31,8 @@ class DsSend final : public Output {
     std::uint64_t attrs_left_out = 0;  // attrs left out: no room in the message
     std::uint64_t utf8_replaced = 0;   // invalid UTF-8 sequences replaced
     std::uint64_t truncated = 0;       // messages with a field or the text cut
-    std::uint64_t resent_batches = 0;  // batches sent again after a connection broke
+    std::uint64_t resent_batches = 0;  // unconfirmed batches sent again after a break
+    std::uint64_t resent_reports = 0;  // confirmed reports sent again after a reset
   };
 
   // Loads the delivered-ids file. Throws std::system_error if it cannot be opened.
@@ -48,16 +50,28 @@ class DsSend final : public Output {
   void down(const std::string& error);
   // Forgets the batch not yet acknowledged; the hub sends it again.
   void dropBatch();
+  // The connection ended: unless the server closed it in order, the batches confirmed
+  // last on it are sent again on the next one.
+  void broke();
   void note(const Report& r, const FormatNotes& notes);
 
   FormatOptions format_;
   Connection conn_;
   DeliveredIds delivered_;
   Counters counters_;
-  std::string buffer_;          // frames of the current batch not yet written
-  std::uint64_t batch_ = 0;     // reports in the current batch
-  std::string broken_;          // why the connection broke in the middle of a batch
-  std::uint64_t failures_ = 0;  // failed attempts in a row (0: the server is reachable)
+  struct Sent {
+    std::string frames;
+    std::uint64_t reports = 0;
+  };
+  std::string buffer_;          // frames of the current batch
+  std::size_t written_ = 0;     // bytes of buffer_ handed to the socket
+  std::deque<Sent> confirmed_;  // batches confirmed on this connection, newest last
+  std::size_t confirmed_bytes_ = 0;
+  std::deque<Sent> resend_;  // confirmed on a connection that was reset: sent again first
+  std::uint64_t resent_in_buffer_ = 0;  // reports of resend_ at the front of buffer_
+  std::uint64_t batch_ = 0;             // reports in the current batch
+  std::string broken_;                  // why the connection broke in the middle of a batch
+  std::uint64_t failures_ = 0;          // failed attempts in a row (0: the server is reachable)
   bool said_bad_attr_ = false, said_left_out_ = false, said_utf8_ = false, said_cut_ = false;
 };
 

@@ -76,6 +76,7 @@ TEST_CASE("a refused connect names the server and the reason", "[ds_send]") {
   CHECK_FALSE(c.open(error));
   CHECK(error == "syslog server 127.0.0.1:" + std::to_string(port) + ": connection refused");
   CHECK_FALSE(c.isOpen());
+  CHECK_FALSE(c.closedCleanly());
 }
 
 TEST_CASE("a name that does not resolve is reported as such", "[ds_send]") {
@@ -99,10 +100,11 @@ TEST_CASE("sent bytes arrive whole and are acknowledged", "[ds_send]") {
   std::string got;
   // The server reads while the client waits for its acknowledgement.
   std::thread reader([&] { got = server.readAll(size); });
-  CHECK(c.sendAll(data, error));
+  std::size_t offset = 0;
+  CHECK(c.sendAll(data, offset, error));
   reader.join();
   CHECK(error.empty());
-  CHECK(data.empty());
+  CHECK(offset == size);
   CHECK(got.size() == size);
   CHECK(got.ends_with("xend"));
   std::string why;
@@ -125,6 +127,7 @@ TEST_CASE("a server that closed the connection is noticed before the next write"
     std::this_thread::sleep_for(1ms);
   CHECK(gone);
   CHECK(why == "syslog server " + server.peer() + ": closed the connection");
+  CHECK(c.closedCleanly());  // nothing unread: an orderly close
   CHECK_FALSE(c.isOpen());
 }
 
@@ -134,8 +137,9 @@ TEST_CASE("a server that closed with unread data resets the connection", "[ds_se
   std::string error;
   REQUIRE(c.open(error));
   REQUIRE(server.accept() >= 0);
-  std::string data = "12 unread bytes";
-  REQUIRE(c.sendAll(data, error));  // acknowledged by the kernel, never read
+  const std::string data = "12 unread bytes";
+  std::size_t offset = 0;
+  REQUIRE(c.sendAll(data, offset, error));  // acknowledged by the kernel, never read
   server.closePeer();               // unread data: the kernel answers with RST
   std::string why;
   const auto deadline = std::chrono::steady_clock::now() + 2s;
@@ -144,6 +148,7 @@ TEST_CASE("a server that closed with unread data resets the connection", "[ds_se
     std::this_thread::sleep_for(1ms);
   CHECK(gone);
   CHECK(why == "syslog server " + server.peer() + ": connection reset by peer");
+  CHECK_FALSE(c.closedCleanly());  // what it acknowledged may be unread
 }
 
 TEST_CASE("a server that stops reading makes the send time out", "[ds_send]") {
@@ -152,12 +157,15 @@ TEST_CASE("a server that stops reading makes the send time out", "[ds_send]") {
   std::string error;
   REQUIRE(c.open(error));
   REQUIRE(server.accept() >= 0);
-  std::string data(16 * 1024 * 1024, 'x');
+  const std::string data(16 * 1024 * 1024, 'x');
+  std::size_t offset = 0;
   const auto start = std::chrono::steady_clock::now();
-  CHECK_FALSE(c.sendAll(data, error));
+  CHECK_FALSE(c.sendAll(data, offset, error));
+  CHECK(offset < data.size());
   CHECK(std::chrono::steady_clock::now() - start < 5s);
   CHECK(error.starts_with("syslog server " + server.peer() + ": "));
   CHECK((error.find("send timed out") != std::string::npos ||
          error.find("did not acknowledge") != std::string::npos));
   CHECK_FALSE(c.isOpen());
+  CHECK_FALSE(c.closedCleanly());
 }
