@@ -3,6 +3,7 @@
 // that stops reading, each reported with the server's address.
 #include "outputs/ds_send/connection.h"
 
+#include "tests/outputs/ds_send/listener.h"
 #include "tests/support/net.h"
 
 #include <catch2/catch.hpp>
@@ -17,57 +18,8 @@
 #include <thread>
 
 using reporthub::outputs::ds_send::Connection;
+using reporthub::test::Listener;
 using namespace std::chrono_literals;
-
-namespace {
-
-// A loopback listener on a port chosen by the kernel.
-class Listener {
- public:
-  explicit Listener(int rcvbuf = 0) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (rcvbuf > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(listen(fd_, 4) == 0);
-    REQUIRE(getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~Listener() {
-    if (peer_ >= 0) close(peer_);
-    close(fd_);
-  }
-  std::string target() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
-  std::string peer() const { return "127.0.0.1:" + std::to_string(port_); }
-  int accept() {
-    peer_ = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    return peer_;
-  }
-  std::string readAll(std::size_t n) {
-    std::string got;
-    char buf[4096];
-    while (got.size() < n) {
-      const ssize_t r = ::recv(peer_, buf, sizeof buf, 0);
-      if (r <= 0) break;
-      got.append(buf, static_cast<std::size_t>(r));
-    }
-    return got;
-  }
-  void closePeer() {
-    close(peer_);
-    peer_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-  int peer_ = -1;
-  int port_ = 0;
-};
-
-}  // namespace
 
 TEST_CASE("a refused connect names the server and the reason", "[ds_send]") {
   const int port = reporthub::test::freePort();
@@ -140,7 +92,7 @@ TEST_CASE("a server that closed with unread data resets the connection", "[ds_se
   const std::string data = "12 unread bytes";
   std::size_t offset = 0;
   REQUIRE(c.sendAll(data, offset, error));  // acknowledged by the kernel, never read
-  server.closePeer();               // unread data: the kernel answers with RST
+  server.closePeer();                       // unread data: the kernel answers with RST
   std::string why;
   const auto deadline = std::chrono::steady_clock::now() + 2s;
   bool gone = false;

@@ -35,7 +35,8 @@ TEST_CASE("ds.lock must be held by the hub's pid", "[ds_send]") {
   CHECK(dsLockProblem(path, getpid()) == path.string() + " is not held by any process");
 }
 
-TEST_CASE("the watch reports a lost ds.lock within its interval, once, and then stops", "[ds_send]") {
+TEST_CASE("the watch reports a lost ds.lock within its interval, once, and then stops",
+          "[ds_send]") {
   test::TempDir dir;
   const auto path = dir / "ds.lock";
   auto lock = ExclusiveLock::acquire(path);
