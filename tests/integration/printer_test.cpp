@@ -170,3 +170,30 @@ TEST_CASE("a spool directory gets one whole file per job", "[printer][integratio
   CHECK(readFile(files[0]).find("to the spool") != std::string::npos);
   REQUIRE(hub.stop() == 0);
 }
+
+TEST_CASE("DMStop does not wait for an output that is waiting to retry",
+          "[printer][integration][shutdown]") {
+  Hub hub(
+      "shutdown: { kill_timeout: 60s }\n"
+      "outputs:\n"
+      "  printer:\n"
+      "    command: [sh, -c, 'exit 1']\n"
+      "    retry: { first: 30s, max: 30s }\n" +
+      kRouting);
+  hub.start();
+  REQUIRE(hub.hubctl({"report", "-C", "PRINTME", "waits for a working printer"}).code == 0);
+  REQUIRE(waitFor([&] {
+    auto st = hub.status();
+    for (const auto& o : st["outputs"]) {
+      if (o["output"] == "printer") return o["retrying"] == true;
+    }
+    return false;
+  }));
+  const auto begin = std::chrono::steady_clock::now();
+  CHECK(hub.stop() == 0);
+  CHECK(std::chrono::steady_clock::now() - begin < 10s);  // not kill_timeout (60 s)
+  CHECK(readFile(hub.hubLog()).find("printer is waiting to retry") != std::string::npos);
+  // The report is kept for the next start.
+  CHECK(readFile(hub.hubLog()).find("its 1 undelivered reports stay in the journal") !=
+        std::string::npos);
+}
