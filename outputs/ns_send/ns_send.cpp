@@ -173,7 +173,8 @@ class Sender {
     down_reason_ = why;
     if (!warned_down_) {
       warned_down_ = true;
-      spdlog::warn(
+      // The hub warns when it hears link-down; this line says what the link does about it.
+      spdlog::info(
           "{} is down: {}; reconnecting, reports wait (in memory up to {}, then in the "
           "hub's journal)",
           link_.name(), why, formatDuration(settings_.timeout));

@@ -116,15 +116,20 @@ TEST_CASE("a report for a remote recipient reaches its operator log with origin 
   CHECK(line["text"] == "hello hq");
   CHECK(line["severity"] == "warning");
   CHECK(line["attrs"]["disk"] == "/");
-  // Acknowledged end to end: nothing waits at the site.
+  // Acknowledged end to end: nothing waits at the site, and status shows the link up.
+  json link;
   REQUIRE(waitFor([&] {
     auto st = site.status();
     if (!st.is_object()) return false;
-    for (const auto& o : st["outputs"]) {
-      if (o["output"] == "ns_send") return o["backlog"] == 0 && o["delivered"] == 1;
+    for (const auto& l : st["links"]) {
+      if (l["node"] == "hq") link = l;
     }
-    return false;
+    return link.is_object() && link["backlog"] == 0 && link["delivered"] == 1;
   }));
+  CHECK(link["connected"] == true);
+  CHECK(link["since_ns"].get<std::int64_t>() > 0);
+  CHECK(link["address"] == "tcp://127.0.0.1:" + std::to_string(port));
+  CHECK(link["last_error"] == "");
   CHECK(logHas(hq.hubLog(), "link from node site (127.0.0.1) is up"));
   CHECK(site.stop() == 0);
   CHECK(hq.stop() == 0);
@@ -144,6 +149,14 @@ TEST_CASE("reports wait at the site while hq is down and arrive exactly once whe
     return logHas(site.hubLog(), "without acknowledgement; handed back to the hub's journal");
   }));
   CHECK(logHas(site.hubLog(), "is down: no answer for 600ms to hello (cannot connect"));
+  {
+    auto st = site.status();
+    REQUIRE(st.is_object());
+    const json link = st["links"][0];
+    CHECK(link["connected"] == false);
+    CHECK(link["backlog"].get<int>() == kReports);
+    CHECK(link["last_error"].get<std::string>().find("cannot connect") != std::string::npos);
+  }
   Hub hq(hqConfig(port), "hq");
   hq.start();
   std::map<std::string, int> ids;
