@@ -3,6 +3,7 @@
 // key path ("outputs.local") so each check below is one line and names where it applies.
 #include "config/config.h"
 
+#include "common/curve.h"
 #include "common/file_io.h"
 #include "config/reader.h"
 
@@ -56,11 +57,11 @@ struct Plugin {
 };
 constexpr Plugin kInputs[] = {{"check", true},
                               {"logscan", true},
-                              {"ns_receive", false},
+                              {"ns_receive", true},
                               {"ds_receive", false},
                               {"testproc", true}};
 constexpr Plugin kOutputs[] = {
-    {"local", true}, {"printer", true}, {"desksend", true}, {"ns_send", false}, {"ds_send", false}};
+    {"local", true}, {"printer", true}, {"desksend", true}, {"ns_send", true}, {"ds_send", false}};
 
 const Plugin* findPlugin(std::span<const Plugin> table, std::string_view name) {
   for (const Plugin& p : table) {
@@ -144,6 +145,10 @@ void readNodes(const Section& nodes, Config& cfg) {
     Node node;
     s.text("address", node.address, Need::required);
     s.text("public_key", node.public_key);
+    if (auto why = curve::keyProblem(node.public_key); !node.public_key.empty() && !why.empty()) {
+      ctx.add(s.get("public_key")->mark, s.path() + ".public_key: " + why);
+      node.public_key.clear();
+    }
     if (!node.address.empty() && !isEndpoint(node.address, "tcp://")) {
       ctx.add(s.get("address")->mark,
               s.path() + ".address: expected tcp://HOST:PORT, got '" + node.address + "'");
