@@ -18,6 +18,7 @@ if [[ "${1:-}" == "--quick" ]]; then
   checks_args=(-n 200 --every 2 -d 4)
   desksend_args=(-n 1000 -r 1)
   logscan_args=(--mb 64 -r 1 --e2e-lines 200000)
+  ns_link_args=(-n 20000 -r 1)
   ds_send_args=(-n 20000 -r 1)
 else
   throughput_args=()
@@ -27,6 +28,7 @@ else
   checks_args=()
   desksend_args=()
   logscan_args=()
+  ns_link_args=()
   ds_send_args=()
 fi
 
@@ -47,4 +49,5 @@ echo
 echo
 "$build/bench/logscan" "${logscan_args[@]}"
 echo
+"$build/bench/ns_link" "${ns_link_args[@]}"
 "$build/bench/ds_send" "${ds_send_args[@]}"

@@ -154,6 +154,23 @@ bool ChildLink::submit(const Report& r, const std::string& recipient) {
   return true;
 }
 
+bool ChildLink::trySubmit(wire::Submit& m, zmq::message_t& body) {
+  if (next_seq_ > credit_) return false;
+  m.seq = next_seq_;
+  const auto env = wire::encodeView(m);
+  for (;;) {
+    try {
+      socket_.send(zmq::buffer(env), zmq::send_flags::sndmore);
+      socket_.send(body, zmq::send_flags::none);
+      break;
+    } catch (const zmq::error_t& err) {
+      if (err.num() != EINTR) throw;
+    }
+  }
+  ++next_seq_;
+  return true;
+}
+
 bool ChildLink::waitAcked(Duration timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (acked_ < next_seq_ - 1) {
@@ -166,6 +183,13 @@ bool ChildLink::waitAcked(Duration timeout) {
 
 void ChildLink::sendResult(const wire::Result& r) {
   send(r);
+}
+
+void ChildLink::sendControl(std::string command) {
+  // The envelope decoder's bound on a string field.
+  constexpr std::size_t kMaxCommand = 256;
+  if (command.size() > kMaxCommand) command.resize(kMaxCommand);
+  send(wire::Control{std::move(command)});
 }
 
 }  // namespace reporthub

@@ -52,6 +52,10 @@ class ChildLink {
   bool submit(const Report& r);
   // Inputs: the same for a report from a remote node, for `recipient` on this node.
   bool submit(const Report& r, const std::string& recipient);
+  // Inputs: forwards a report already encoded (a receiver that validated the bytes it got
+  // need not encode them again). Never waits: returns false, sending nothing, while the hub
+  // has granted no credit. Sets m.seq; `body` is consumed on success.
+  bool trySubmit(wire::Submit& m, zmq::message_t& body);
   // Inputs: waits until every submitted report is acknowledged, or the timeout passes.
   bool waitAcked(Duration timeout);
   // Inputs: whether submit() would send at once rather than wait for credit.
@@ -61,6 +65,9 @@ class ChildLink {
 
   // Outputs: reports delivery results to the hub.
   void sendResult(const wire::Result& r);
+  // Tells the hub something about this child's state, e.g. a network output's "link-up" or
+  // "link-down: REASON" (at most 256 bytes; longer text is cut).
+  void sendControl(std::string command);
 
   zmq::socket_t& socket() { return socket_; }
   int signalFd() const { return signal_fd_; }

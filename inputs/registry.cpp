@@ -3,6 +3,7 @@
 
 #include "inputs/check/check.h"
 #include "inputs/logscan/logscan.h"
+#include "inputs/ns_receive/ns_receive.h"
 #include "inputs/testproc/testproc.h"
 
 namespace reporthub::inputs {
@@ -13,6 +14,8 @@ std::span<const RoleInfo> registry() {
        "runs checks on their intervals, reports state changes"},
       {"logscan", wire::Kind::input, &logscan::main,
        "follows log files and reports lines matching rules"},
+      {"ns_receive", wire::Kind::input, &ns_receive::main,
+       "accepts reports from remote hubs' ns_send links"},
       {"testproc", wire::Kind::input, &testproc::main, "misbehaves on purpose, for tests"},
   };
   return kRoles;
