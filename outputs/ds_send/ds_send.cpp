@@ -98,6 +98,13 @@ void DsSend::broke() {
   }
 }
 
+std::uint64_t DsSend::awaitingResend() const {
+  std::uint64_t n = 0;
+  for (const auto& b : resend_)
+    n += b.reports;
+  return n;
+}
+
 void DsSend::note(const Report& r, const FormatNotes& n) {
   counters_.bad_attr_names += n.bad_attr_names;
   counters_.attrs_left_out += n.attrs_left_out;
@@ -256,6 +263,13 @@ int main(ChildContext& ctx) {
     std::_Exit(1);
   });
   const int rc = runOutput(ctx, output);
+  if (const auto n = output.awaitingResend(); n > 0) {
+    spdlog::warn(
+        "stopping with {} report(s) that syslog server {} may not have read before its "
+        "connection was reset, not sent again (no connection since); they may be missing "
+        "there",
+        n, output.connection().peer());
+  }
   const auto& c = output.counters();
   spdlog::info(
       "{} message(s) sent to {} over {} connection(s); {} batch(es) sent again after a broken "

@@ -43,6 +43,8 @@ class DsSend final : public Output {
   bool seen(const Report& r) override { return delivered_.contains(r.id); }
 
   const Counters& counters() const { return counters_; }
+  // Reports confirmed on a connection that was reset, not yet sent again.
+  std::uint64_t awaitingResend() const;
   const Connection& connection() const { return conn_; }
 
  private:
