@@ -71,7 +71,11 @@ void ChildLink::ready() {
 }
 
 void ChildLink::send(const wire::Envelope& e, const std::string* body) {
-  const auto env = wire::encodeView(e);
+  const std::string_view b = body ? std::string_view(*body) : std::string_view();
+  sendFrames(wire::encodeView(e), body ? &b : nullptr);
+}
+
+void ChildLink::sendFrames(std::string_view env, const std::string_view* body) {
   for (;;) {
     try {
       // Blocking send: the hub grants credit, so this only waits if the hub is wedged.
@@ -141,11 +145,28 @@ bool ChildLink::submit(const Report& r) {
   return submit(r, std::string());
 }
 
-bool ChildLink::submit(const Report& r, const std::string& recipient) {
+bool ChildLink::waitCredit() {
   while (next_seq_ > credit_) {
     if (stop_requested_) return false;
     pump(std::chrono::milliseconds(100));
   }
+  return true;
+}
+
+bool ChildLink::submitEncoded(std::string_view id, std::string_view category,
+                              std::string_view body) {
+  if (!waitCredit()) return false;
+  auto& m = std::get<wire::Submit>(submit_);
+  m.seq = next_seq_;
+  m.id.assign(id);
+  m.category.assign(category);
+  sendFrames(wire::encodeView(submit_), &body);
+  ++next_seq_;
+  return true;
+}
+
+bool ChildLink::submit(const Report& r, const std::string& recipient) {
+  if (!waitCredit()) return false;
   const std::string body = encodeReport(r);
   wire::Submit m{next_seq_, r.id, r.category, recipient, {}};
   if (!recipient.empty()) m.via = r.via;

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace reporthub {
 
@@ -52,6 +53,10 @@ class ChildLink {
   bool submit(const Report& r);
   // Inputs: the same for a report from a remote node, for `recipient` on this node.
   bool submit(const Report& r, const std::string& recipient);
+  // Inputs: the same for a report already encoded (encodeReport's format) by an input that
+  // builds bodies without a Report value on its hot path (ds_receive). Sends without
+  // allocating beyond what ZeroMQ does.
+  bool submitEncoded(std::string_view id, std::string_view category, std::string_view body);
   // Inputs: waits until every submitted report is acknowledged, or the timeout passes.
   bool waitAcked(Duration timeout);
   // Inputs: whether submit() would send at once rather than wait for credit.
@@ -67,6 +72,8 @@ class ChildLink {
 
  private:
   void send(const wire::Envelope& e, const std::string* body = nullptr);
+  void sendFrames(std::string_view envelope, const std::string_view* body);
+  bool waitCredit();
   void handleSignals();
   void handleMessage(std::vector<zmq::message_t>& frames);
 
@@ -79,6 +86,7 @@ class ChildLink {
   std::uint64_t acked_ = 0;
   std::uint64_t credit_ = 0;
   std::vector<zmq::message_t> frames_;
+  wire::Envelope submit_{wire::Submit{}};  // reused by submitEncoded: no strings built per report
 };
 
 }  // namespace reporthub

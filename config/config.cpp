@@ -57,7 +57,7 @@ struct Plugin {
 constexpr Plugin kInputs[] = {{"check", true},
                               {"logscan", true},
                               {"ns_receive", false},
-                              {"ds_receive", false},
+                              {"ds_receive", true},
                               {"testproc", true}};
 constexpr Plugin kOutputs[] = {
     {"local", true}, {"printer", true}, {"desksend", true}, {"ns_send", false}, {"ds_send", false}};

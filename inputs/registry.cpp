@@ -2,6 +2,7 @@
 #include "inputs/registry.h"
 
 #include "inputs/check/check.h"
+#include "inputs/ds_receive/ds_receive.h"
 #include "inputs/logscan/logscan.h"
 #include "inputs/testproc/testproc.h"
 
@@ -13,6 +14,8 @@ std::span<const RoleInfo> registry() {
        "runs checks on their intervals, reports state changes"},
       {"logscan", wire::Kind::input, &logscan::main,
        "follows log files and reports lines matching rules"},
+      {"ds_receive", wire::Kind::input, &ds_receive::main,
+       "accepts syslog over TCP and UDP and reports it by rules"},
       {"testproc", wire::Kind::input, &testproc::main, "misbehaves on purpose, for tests"},
   };
   return kRoles;
