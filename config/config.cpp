@@ -129,6 +129,11 @@ void checkPlugins(const Section& s, std::span<const Plugin> table, std::string_v
 
 void readNodes(const Section& nodes, Config& cfg) {
   Context& ctx = nodes.ctx();
+  if (nodes.entries().size() > kMaxNodes) {
+    ctx.add(nodes.mark(), "nodes: " + std::to_string(nodes.entries().size()) +
+                              " nodes, more than the " + std::to_string(kMaxNodes) +
+                              " one hub can forward to (relay through a regional hub)");
+  }
   for (const auto& e : nodes.entries()) {
     if (!isName(e.key)) {
       ctx.add(e.key_mark, "nodes: '" + e.key +

@@ -329,6 +329,9 @@ struct Config : Location {
   bool hasDs() const { return inputs.ds_receive || outputs.ds_send; }
 };
 
+// Destination nodes one hub may have: each gets its own journal channel (outbox).
+constexpr std::size_t kMaxNodes = 56;
+
 // Longest ipc socket path the kernel accepts (sun_path holds 108 bytes with the NUL).
 constexpr std::size_t kMaxIpcPath = 107;
 

@@ -29,6 +29,9 @@ namespace reporthub::hub {
 
 namespace {
 
+static_assert(routing::kSinkCount + config::kMaxNodes < routing::kMaxChannels,
+              "every configured node needs a journal channel");
+
 constexpr std::size_t kMaxFrames = 3;           // routing id, envelope, body
 constexpr std::size_t kMaxPerRound = 8192;      // messages handled before other work
 constexpr std::size_t kMaxUnknownLogged = 100;  // distinct unknown categories logged
@@ -59,13 +62,19 @@ std::optional<routing::Sink> sinkOfRole(std::string_view role) {
   return std::nullopt;
 }
 
+std::string joinPath(const std::vector<std::string>& nodes) {
+  std::string out;
+  for (const auto& n : nodes)
+    out += (out.empty() ? "" : " -> ") + n;
+  return out;
+}
+
 }  // namespace
 
 Hub::Hub(config::Config cfg, std::string config_text, ExclusiveLock lock)
     : cfg_(std::move(cfg)),
       config_text_(std::move(config_text)),
       lock_(std::move(lock)),
-      router_(std::make_shared<routing::Router>(cfg_)),
       zmq_(1),
       children_(zmq_, zmq::socket_type::router),
       control_(zmq_, zmq::socket_type::router),
@@ -85,17 +94,55 @@ Hub::Hub(config::Config cfg, std::string config_text, ExclusiveLock lock)
   supervisor_.on_change = [this](const Process& p, State from) {
     status_dirty_ = true;
     if (from == State::running || from == State::starting) {
-      if (auto s = sinkOfRole(p.spec.role); s && p.state != State::running) {
-        sink(*s).routing_id.clear();
+      if (auto c = channelOf(p.spec.id); c && p.state != State::running) {
+        channels_[*c].routing_id.clear();
+        channels_[*c].link_up = false;
       }
     }
   };
-  for (auto& spec : processSpecs(cfg_)) {
-    if (spec.kind == wire::Kind::output) {
-      if (auto s = sinkOfRole(spec.role)) sink(*s).process = spec.id;
-    }
-    supervisor_.add(std::move(spec));
+  // Channels of outputs no longer configured (a node taken out) go, unless reports still
+  // wait in them: those stay until the node is configured again.
+  std::vector<std::string> wanted;
+  for (const auto& spec : processSpecs(cfg_)) {
+    if (spec.kind == wire::Kind::output) wanted.push_back(spec.id);
   }
+  for (const auto& kept : journal_.forgetChannels(wanted)) {
+    spdlog::warn(
+        "journal: reports wait for '{}', which is no longer configured; they stay in the "
+        "journal until it is configured again",
+        kept);
+  }
+  assignChannels(cfg_);
+  router_ = makeRouter(cfg_);
+  for (auto& spec : processSpecs(cfg_))
+    supervisor_.add(std::move(spec));
+}
+
+void Hub::assignChannels(const config::Config& cfg) {
+  for (const auto& spec : processSpecs(cfg)) {
+    if (spec.kind != wire::Kind::output) continue;
+    const auto c = journal_.channel(spec.id);
+    if (!c) {
+      // The loader caps the number of nodes well below the journal's channel count.
+      spdlog::error("journal: no channel number left for {}; its reports go nowhere", spec.id);
+      continue;
+    }
+    channels_[*c].process = spec.id;
+    channels_[*c].sink = sinkOfRole(spec.role).value_or(routing::Sink::local);
+  }
+}
+
+std::shared_ptr<const routing::Router> Hub::makeRouter(const config::Config& cfg) {
+  return std::make_shared<routing::Router>(cfg, [this](const std::string& name) {
+    return journal_.channel(name).value_or(routing::ChannelId{0});
+  });
+}
+
+std::optional<routing::ChannelId> Hub::channelOf(const std::string& process) const {
+  for (std::size_t c = 0; c < routing::kMaxChannels; ++c) {
+    if (channels_[c].process == process) return static_cast<routing::ChannelId>(c);
+  }
+  return std::nullopt;
 }
 
 Hub::~Hub() {
@@ -279,12 +326,44 @@ void Hub::recoverPreviousRun() {
   notifyOperator(prev.abnormal ? Severity::warning : Severity::info, notice);
 }
 
+void Hub::updateDsLock(const config::Config& cfg, TimePoint now) {
+  if (cfg.hasDs() && !ds_lock_) {
+    if (now < ds_lock_retry_at_) return;
+    ds_lock_retry_at_ = now + std::chrono::seconds(1);
+    const auto path = cfg.dsLockPath();
+    std::string why = "another process holds it";
+    try {
+      ds_lock_ = ExclusiveLock::acquire(path);
+    } catch (const std::system_error& e) {
+      why = e.what();
+    }
+    if (ds_lock_ && ds_lock_failed_) spdlog::info("took {}; DS transport available", path.string());
+    if (!ds_lock_ && !ds_lock_failed_) {
+      spdlog::error(
+          "cannot take {}: {}; ds_receive and ds_send exit without it; trying again every "
+          "second",
+          path.string(), why);
+    }
+    ds_lock_failed_ = !ds_lock_;
+    return;
+  }
+  if (cfg.hasDs() || !ds_lock_) return;
+  for (const auto& [id, p] : supervisor_.processes()) {
+    if ((p.spec.role == "ds_receive" || p.spec.role == "ds_send") && p.state != State::stopped)
+      return;
+  }
+  ds_lock_.reset();
+  spdlog::info("DS transport no longer configured; {} released", cfg.dsLockPath().string());
+}
+
 void Hub::notifyOperator(Severity severity, const std::string& text) {
   if (!operator_route_) {
+    const routing::ChannelId local = channelOf("local").value_or(0);
     auto route = std::make_shared<routing::Route>();
     route->recipients = {"operator"};
-    route->sinks = {routing::SinkDelivery{routing::Sink::local, {wire::Target{"operator", {}}}}};
-    route->sink_mask = routing::bit(routing::Sink::local);
+    route->sinks = {
+        routing::SinkDelivery{routing::Sink::local, local, {wire::Target{"operator", {}}}}};
+    route->channel_mask = routing::channelBit(local);
     operator_route_ = std::move(route);
   }
   Report r;
@@ -304,6 +383,7 @@ int Hub::run() {
                cfg_.file.string(), desk_on_ ? "on" : "off");
   recoverPreviousRun();
   TimePoint now = Clock::now();
+  updateDsLock(cfg_, now);
   for (const auto& [id, p] : supervisor_.processes()) {
     if (p.spec.kind == wire::Kind::output && mayRun(p.spec)) supervisor_.start(id, now);
   }
@@ -315,8 +395,8 @@ int Hub::run() {
   while (phase_ != Phase::done) {
     Duration timeout = std::chrono::seconds(1);
     if (auto d = supervisor_.nextDeadline()) timeout = std::min(timeout, since(*d, now));
-    for (const auto& s : sinks_) {
-      if (s.retry_at > now) timeout = std::min(timeout, since(s.retry_at, now));
+    for (const auto& c : channels_) {
+      if (c.retry_at > now) timeout = std::min(timeout, since(c.retry_at, now));
     }
     if (phase_ == Phase::stage1 || phase_ == Phase::stage2) {
       timeout = std::min(timeout, std::max(Duration(0), since(stage_deadline_, now)));
@@ -351,6 +431,7 @@ int Hub::run() {
   }
   journal_.flush();
   journal_.syncNow();
+  ds_lock_.reset();
   writeStatusFile(now);
   std::error_code ec;
   for (const char* name : {"hub.sock", "control.sock"}) {
@@ -440,17 +521,20 @@ void Hub::handleChild(std::vector<zmq::message_t>& frames, TimePoint now) {
   if (std::holds_alternative<wire::Ready>(env)) {
     if (peer->supervised && supervisor_.ready(peer->id, peer->pid, now) &&
         peer->kind == wire::Kind::output) {
-      if (auto s = sinkOfRole(peer->role)) {
-        SinkState& st = sink(*s);
+      if (auto c = channelOf(peer->id)) {
+        ChannelState& st = channels_[*c];
         st.routing_id = routing_id;
         st.window = peer->window;
-        journal_.rewind(*s);  // a new instance gets everything unacknowledged again
+        journal_.rewind(*c);  // a new instance gets everything unacknowledged again
       }
     }
   } else if (auto* sub = std::get_if<wire::Submit>(&env)) {
     handleSubmit(*peer, *sub, frames[2]);
   } else if (auto* res = std::get_if<wire::Result>(&env)) {
     handleResult(*peer, *res, now);
+  } else if (auto* ctl = std::get_if<wire::Control>(&env);
+             ctl && peer->kind == wire::Kind::output && peer->supervised) {
+    handleLinkState(*peer, ctl->command);
   } else {
     malformed(peer, routing_id, std::string("unexpected ") + std::string(wire::name(env)));
   }
@@ -500,7 +584,67 @@ void Hub::handleSubmit(Peer& peer, const wire::Submit& m, zmq::message_t& body) 
     }
     return;
   }
+  if (!m.recipient.empty()) return acceptRemote(m, body);
   journalReport(m.id, m.category, std::move(body));
+}
+
+void Hub::acceptRemote(const wire::Submit& m, zmq::message_t& body) {
+  const std::string problem = routing::relayProblem(m.via, cfg_.node, cfg_.max_hops);
+  if (!problem.empty()) {
+    // Not forwarded again: the operator here gets the notice, the report and its route.
+    ++counters_.circular;
+    Report r;
+    const std::string err = decodeReport(zmqu::view(body), r);
+    const std::string from = m.via.empty() ? std::string("?") : m.via.back();
+    spdlog::warn("circular error: report {} from {} for recipient '{}': {}; not forwarded",
+                 printable(m.id), printable(from), printable(m.recipient), problem);
+    notifyOperator(Severity::error, "circular route: report " + m.id + " for recipient '" +
+                                        m.recipient + "' " + problem + "; not forwarded again");
+    notifyOperator(Severity::error, err.empty()
+                                        ? "original report: origin " + r.origin + ", category " +
+                                              r.category + ", " +
+                                              std::string(toString(r.severity)) + ": " + r.text
+                                        : "original report: undecodable (" + err + ")");
+    std::vector<std::string> path = m.via;
+    path.push_back(cfg_.node);
+    notifyOperator(Severity::error, "route travelled: " + joinPath(path));
+    return;
+  }
+  const routing::Route* route = router_->recipient(m.recipient);
+  if (!route) {
+    ++counters_.unknown_recipient;
+    if (unknown_logged_.size() < kMaxUnknownLogged &&
+        unknown_logged_.emplace("recipient " + m.recipient).second) {
+      spdlog::warn(
+          "report from {} names recipient '{}', which this node does not define; routed by "
+          "its category instead (counted; logged once)",
+          m.via.empty() ? std::string("?") : printable(m.via.back()), printable(m.recipient));
+    }
+    journalReport(m.id, m.category, std::move(body));
+    return;
+  }
+  ++counters_.accepted;
+  journal_.append(m.id, std::shared_ptr<const routing::Route>(router_, route), std::move(body));
+}
+
+void Hub::handleLinkState(Peer& peer, const std::string& command) {
+  auto c = channelOf(peer.id);
+  if (!c || channels_[*c].routing_id != peer.routing_id) return;
+  ChannelState& st = channels_[*c];
+  const bool up = command == "link-up";
+  if (!up && !command.starts_with("link-down")) {
+    return malformed(&peer, peer.routing_id, "unexpected control '" + printable(command) + "'");
+  }
+  if (!st.link_known || st.link_up != up) st.link_since_ns = nowNs();
+  st.link_known = true;
+  st.link_up = up;
+  if (!up) {
+    st.link_error = command.size() > 11 ? command.substr(11) : "link lost";
+    spdlog::warn("{}: link down: {}; its reports wait in the journal", peer.id, st.link_error);
+  } else {
+    spdlog::info("{}: link up", peer.id);
+  }
+  status_dirty_ = true;
 }
 
 void Hub::queueAcks(Position pos) {
@@ -538,14 +682,14 @@ void Hub::releaseDurable() {
 }
 
 void Hub::handleResult(Peer& peer, const wire::Result& m, TimePoint now) {
-  auto s = sinkOfRole(peer.role);
-  if (!s || sink(*s).routing_id != peer.routing_id) {
+  auto c = channelOf(peer.id);
+  if (!c || channels_[*c].routing_id != peer.routing_id) {
     return malformed(&peer, peer.routing_id, "result from an output that is not serving");
   }
-  SinkState& st = sink(*s);
-  const std::uint64_t before = journal_.backlog(*s);
-  journal_.ack(*s, m.upto);
-  const std::uint64_t delivered = before - journal_.backlog(*s);
+  ChannelState& st = channels_[*c];
+  const std::uint64_t before = journal_.backlog(*c);
+  journal_.ack(*c, m.upto);
+  const std::uint64_t delivered = before - journal_.backlog(*c);
   st.delivered += delivered;
   counters_.delivered += delivered;
   if (m.status == wire::Status::ok) {
@@ -570,20 +714,20 @@ void Hub::handleResult(Peer& peer, const wire::Result& m, TimePoint now) {
           "{} (seq {}; counted; further failures are only counted until a delivery "
           "succeeds)",
           what, m.seq);
-      if (*s != routing::Sink::local) notifyOperator(Severity::error, what);
+      if (st.sink != routing::Sink::local) notifyOperator(Severity::error, what);
     }
-    journal_.ack(*s, m.seq);
+    journal_.ack(*c, m.seq);
   } else {
     ++st.retries;
     st.last_error = m.reason;
-    const config::RetryPolicy& policy = retryPolicy(*s);
+    const config::RetryPolicy& policy = retryPolicy(st.sink);
     Duration pause = policy.first;
     for (int i = 0; i < st.retry_streak && pause < policy.max; ++i)
       pause *= 2;
     pause = std::min(pause, policy.max);
     ++st.retry_streak;
     st.retry_at = now + pause;
-    journal_.rewind(*s);
+    journal_.rewind(*c);
     spdlog::warn("{}: delivery needs a retry ({}); the reports wait in the journal, next try in {}",
                  peer.id, m.reason, formatDuration(pause));
     // Said once per outage, after enough failures in a row that it is not a blip.
@@ -602,20 +746,22 @@ const config::RetryPolicy& Hub::retryPolicy(routing::Sink s) const {
   static const config::RetryPolicy kDefault;
   if (s == routing::Sink::printer && cfg_.outputs.printer) return cfg_.outputs.printer->retry;
   if (s == routing::Sink::desksend && cfg_.outputs.desksend) return cfg_.outputs.desksend->retry;
+  if (s == routing::Sink::ns_send) return cfg_.outputs.ns_send.retry;
+  if (s == routing::Sink::ds_send && cfg_.outputs.ds_send) return cfg_.outputs.ds_send->retry;
   return kDefault;
 }
 
 void Hub::pumpSinks(TimePoint now) {
-  for (std::size_t i = 0; i < routing::kSinkCount; ++i) {
-    SinkState& st = sinks_[i];
-    const auto s = static_cast<routing::Sink>(i);
+  for (std::size_t i = 0; i < routing::kMaxChannels; ++i) {
+    ChannelState& st = channels_[i];
+    const auto c = static_cast<routing::ChannelId>(i);
     if (st.routing_id.empty() || st.retry_at > now) continue;
-    while (journal_.inFlight(s) < st.window) {
-      const Entry* e = journal_.next(s);
+    while (journal_.inFlight(c) < st.window) {
+      const Entry* e = journal_.next(c);
       if (!e) break;
       wire::Deliver d{e->seq, e->id, {}};
       for (const auto& sd : e->route->sinks) {
-        if (sd.sink == s) d.targets = sd.targets;
+        if (sd.channel == c) d.targets = sd.targets;
       }
       std::vector<zmq::message_t> out;
       out.emplace_back(st.routing_id.data(), st.routing_id.size());
@@ -625,7 +771,7 @@ void Hub::pumpSinks(TimePoint now) {
       out.back().copy(const_cast<zmq::message_t&>(e->body));  // shares the buffer, no copy
       int err = 0;
       if (!zmqu::sendMultipart(children_, out, err)) {
-        journal_.unread(s);
+        journal_.unread(c);
         if (err == EHOSTUNREACH) st.routing_id.clear();  // gone; it comes back through Ready
         break;
       }
@@ -636,7 +782,7 @@ void Hub::pumpSinks(TimePoint now) {
 void Hub::connectionGone(pid_t pid) {
   for (auto it = peers_.begin(); it != peers_.end();) {
     if (it->second.pid == pid) {
-      for (auto& st : sinks_) {
+      for (auto& st : channels_) {
         if (st.routing_id == it->first) st.routing_id.clear();
       }
       it = peers_.erase(it);
@@ -731,34 +877,39 @@ bool Hub::advance(TimePoint now) {
       }
       break;
     case Phase::stage2: {
+      // ns_send goes before ds_send (DESIGN §1): reports a link still forwards finish first.
+      const bool links_down = std::none_of(procs.begin(), procs.end(), [](const auto& kv) {
+        return kv.second.spec.role == "ns_send" && kv.second.state != State::stopped;
+      });
       for (const auto& [id, p] : procs) {
         if (p.spec.kind != wire::Kind::output) continue;
+        if (p.spec.role == "ds_send" && !links_down) continue;
+        const auto c = channelOf(id);
+        const std::uint64_t backlog = c ? journal_.backlog(*c) : 0;
         if (p.state == State::backoff) {
-          auto s = sinkOfRole(p.spec.role);
-          if (s && journal_.backlog(*s) > 0) {
+          if (backlog > 0) {
             spdlog::warn(
                 "{} is down ({}); its {} undelivered reports stay in the journal and "
                 "are delivered after the next start",
-                id, p.last_exit, journal_.backlog(*s));
+                id, p.last_exit, backlog);
           }
           supervisor_.stop(id, now);
         }
         if (p.state != State::running && p.state != State::starting) continue;
-        auto s = sinkOfRole(p.spec.role);
-        const bool drained = !s || journal_.backlog(*s) == 0 || sink(*s).routing_id.empty();
+        const bool drained = backlog == 0 || channels_[*c].routing_id.empty();
         if (drained) {
-          if (s && journal_.backlog(*s) > 0) {
+          if (backlog > 0) {
             spdlog::warn(
                 "{} is not connected; its {} undelivered reports stay in the journal "
                 "and are delivered after the next start",
-                id, journal_.backlog(*s));
+                id, backlog);
           } else {
             spdlog::info("asking {} (pid {}) to stop (drained)", id, p.pid);
           }
           supervisor_.stop(id, now);
         } else if (now >= stage_deadline_) {
           spdlog::warn("{} (pid {}) did not drain within {} ({} reports undelivered); killed", id,
-                       p.pid, formatDuration(cfg_.kill_timeout), journal_.backlog(*s));
+                       p.pid, formatDuration(cfg_.kill_timeout), backlog);
           supervisor_.kill(id, now);
         }
       }
@@ -1006,6 +1157,9 @@ nlohmann::json Hub::reload(TimePoint now) {
   if (next.node != cfg_.node || next.state_dir != cfg_.state_dir || next.run_dir != cfg_.run_dir) {
     return refused(2, "node and paths cannot change on reload; restart the hub for that");
   }
+  // DS processes the new config starts need ds.lock held before they look for it.
+  ds_lock_retry_at_ = {};
+  updateDsLock(next, now);
   const int new_fd = sealedConfig(text);
   if (new_fd < 0) return refused(1, std::string("memfd for the config: ") + strerror(errno));
 
@@ -1034,7 +1188,6 @@ nlohmann::json Hub::reload(TimePoint now) {
     if (!old) {
       retiring_.erase(spec.id);
       supervisor_.add(spec);
-      if (auto s = sinkOfRole(spec.role)) sink(*s).process = spec.id;
       // Before start-up completes, advance() starts new inputs with the others.
       if ((phase_ == Phase::running || spec.kind == wire::Kind::output) && mayRun(spec))
         supervisor_.start(spec.id, now);
@@ -1050,7 +1203,8 @@ nlohmann::json Hub::reload(TimePoint now) {
   }
   // The routing table swaps in one assignment: every report is routed entirely by the old
   // table or entirely by the new one, and queued reports keep the table they were routed by.
-  router_ = std::make_shared<routing::Router>(next);
+  assignChannels(next);
+  router_ = makeRouter(next);
   supervisor_.setKillTimeout(next.kill_timeout);
   const bool sync_changed = next.journal_sync != cfg_.journal_sync;
   cfg_ = std::move(next);
@@ -1083,7 +1237,7 @@ void Hub::finishReload(TimePoint now) {
       continue;
     }
     if (p) {
-      if (auto s = sinkOfRole(p->spec.role)) sink(*s).process.clear();
+      if (auto c = channelOf(*it)) channels_[*c].process.clear();
       supervisor_.remove(*it);
     }
     it = retiring_.erase(it);
@@ -1100,6 +1254,7 @@ void Hub::finishReload(TimePoint now) {
     if (mayRun(it->second)) supervisor_.start(it->first, now);
     it = restarting_.erase(it);
   }
+  updateDsLock(cfg_, now);
 }
 
 // ---- status ---------------------------------------------------------------------------
@@ -1125,15 +1280,32 @@ nlohmann::json Hub::status(TimePoint now) const {
     procs.push_back(std::move(j));
   }
   nlohmann::json outs = nlohmann::json::array();
-  for (std::size_t i = 0; i < routing::kSinkCount; ++i) {
-    const SinkState& st = sinks_[i];
+  nlohmann::json links = nlohmann::json::array();
+  for (std::size_t i = 0; i < routing::kMaxChannels; ++i) {
+    const ChannelState& st = channels_[i];
     if (st.process.empty()) continue;
-    const auto s = static_cast<routing::Sink>(i);
-    outs.push_back({{"output", routing::toString(s)},
+    const auto c = static_cast<routing::ChannelId>(i);
+    if (st.sink == routing::Sink::ns_send) {
+      // Per link: is the node reachable, since when, what waits for it (DESIGN §3).
+      const auto& args = supervisor_.find(st.process) ? supervisor_.find(st.process)->spec.args
+                                                      : std::vector<std::string>{};
+      const std::string node = args.empty() ? std::string() : args[0];
+      const auto n = cfg_.nodes.find(node);
+      links.push_back({{"node", node},
+                       {"address", n == cfg_.nodes.end() ? std::string() : n->second.address},
+                       {"process", st.process},
+                       {"connected", st.link_up && !st.routing_id.empty()},
+                       {"since_ns", st.link_since_ns},
+                       {"backlog", journal_.backlog(c)},
+                       {"in_flight", journal_.inFlight(c)},
+                       {"delivered", st.delivered},
+                       {"last_error", st.link_error.empty() ? st.last_error : st.link_error}});
+    }
+    outs.push_back({{"output", st.process},
                     {"process", st.process},
                     {"connected", !st.routing_id.empty()},
-                    {"backlog", journal_.backlog(s)},
-                    {"in_flight", journal_.inFlight(s)},
+                    {"backlog", journal_.backlog(c)},
+                    {"in_flight", journal_.inFlight(c)},
                     {"delivered", st.delivered},
                     {"retrying", st.retry_at > now},
                     {"next_retry_in_s", st.retry_at > now ? seconds(since(st.retry_at, now)) : 0.0},
@@ -1154,6 +1326,7 @@ nlohmann::json Hub::status(TimePoint now) const {
           {"config", cfg_.file.string()},
           {"processes", std::move(procs)},
           {"outputs", std::move(outs)},
+          {"links", std::move(links)},
           {"attached_inputs", std::move(attached)},
           {"journal",
            {{"last_seq", journal_.lastSeq()},
@@ -1166,7 +1339,9 @@ nlohmann::json Hub::status(TimePoint now) const {
             {"delivered", counters_.delivered},
             {"unknown_category", counters_.unknown_category},
             {"malformed", counters_.malformed},
-            {"refused", counters_.refused}}}};
+            {"refused", counters_.refused},
+            {"unknown_recipient", counters_.unknown_recipient},
+            {"circular", counters_.circular}}}};
 }
 
 void Hub::writeStatusFile(TimePoint now) {

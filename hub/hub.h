@@ -4,10 +4,10 @@
 // runs the two-stage DMStop.
 #pragma once
 
+#include "common/lock.h"
 #include "common/report.h"
 #include "config/config.h"
 #include "hub/journal.h"
-#include "common/lock.h"
 #include "hub/supervisor.h"
 #include "routing/router.h"
 
@@ -58,8 +58,9 @@ class Hub final : public SupervisorActions {
     bool refused_logged = false;
   };
 
-  // Delivery state of one output.
-  struct SinkState {
+  // Delivery state of one channel: an output, or the link to one node.
+  struct ChannelState {
+    routing::Sink sink = routing::Sink::local;
     std::string process;     // supervised process id serving it ("" if not configured)
     std::string routing_id;  // its current connection, "" while it is not up
     std::uint32_t window = 0;
@@ -73,6 +74,11 @@ class Hub final : public SupervisorActions {
     int retry_streak = 0;
     bool failure_logged = false;  // a failed delivery was logged since the last success
     bool alerted = false;         // the operator was told of this run of retries
+    // A link (ns_send) says when it connects and loses its node; unknown until it does.
+    bool link_known = false;
+    bool link_up = false;
+    std::int64_t link_since_ns = 0;
+    std::string link_error;
   };
 
   // An answer that may only go out once the journal is durable up to `pos`.
@@ -90,6 +96,8 @@ class Hub final : public SupervisorActions {
     std::uint64_t unknown_category = 0;
     std::uint64_t malformed = 0;
     std::uint64_t refused = 0;
+    std::uint64_t unknown_recipient = 0;  // remote reports for a recipient not defined here
+    std::uint64_t circular = 0;           // remote reports refused as circular errors
   };
 
   pid_t spawn(const ProcessSpec& spec) override;
@@ -111,6 +119,10 @@ class Hub final : public SupervisorActions {
   void malformed(Peer* peer, const std::string& routing_id, const std::string& why);
   void handleSubmit(Peer& peer, const wire::Submit& m, zmq::message_t& body);
   void handleResult(Peer& peer, const wire::Result& m, TimePoint now);
+  void handleLinkState(Peer& peer, const std::string& command);
+  // A report from a remote node: routed to the recipient it names, unless it went round in
+  // a circle (DESIGN §2), which the operator is told in three messages.
+  void acceptRemote(const wire::Submit& m, zmq::message_t& body);
   void queueAcks(Position pos);
   void releaseDurable();
   void pumpSinks(TimePoint now);
@@ -124,6 +136,9 @@ class Hub final : public SupervisorActions {
   void recoverPreviousRun();
   // A message from the hub itself to the operator console.
   void notifyOperator(Severity severity, const std::string& text);
+  // Takes <state_dir>/ds.lock while DS transport is configured and lets it go once it is
+  // not and no DS process is left (DESIGN §1 "Start", step 4).
+  void updateDsLock(const config::Config& cfg, TimePoint now);
 
   void handleSignals(TimePoint now);
   void reap(TimePoint now);
@@ -142,10 +157,14 @@ class Hub final : public SupervisorActions {
   void sendControl(const std::string& routing_id, const std::string& command);
   // How an output's retries are spaced and when the operator hears of them.
   const config::RetryPolicy& retryPolicy(routing::Sink s) const;
+  // The channel an output process serves, if it is one the hub knows.
+  std::optional<routing::ChannelId> channelOf(const std::string& process) const;
+  // Numbers the channel of each output process in `cfg` (new ones get a number now).
+  void assignChannels(const config::Config& cfg);
+  std::shared_ptr<const routing::Router> makeRouter(const config::Config& cfg);
 
   // Stores a report the hub accepted; `category` routes it.
   std::uint64_t journalReport(std::string id, std::string_view category, zmq::message_t body);
-  SinkState& sink(routing::Sink s) { return sinks_[static_cast<std::size_t>(s)]; }
 
   nlohmann::json status(TimePoint now) const;
   void writeStatusFile(TimePoint now);
@@ -153,6 +172,9 @@ class Hub final : public SupervisorActions {
   config::Config cfg_;
   std::string config_text_;
   ExclusiveLock lock_;
+  std::optional<ExclusiveLock> ds_lock_;
+  TimePoint ds_lock_retry_at_{};  // when to try again after ds.lock was busy
+  bool ds_lock_failed_ = false;   // logged once per stretch of failures
   std::shared_ptr<const routing::Router> router_;
   std::shared_ptr<const routing::Route> operator_route_;  // the hub's own notices
   zmq::context_t zmq_;
@@ -165,7 +187,7 @@ class Hub final : public SupervisorActions {
   Journal journal_;
   std::deque<Deferred> deferred_;                // in journal order
   std::unordered_map<std::string, Peer> peers_;  // by routing id
-  std::array<SinkState, routing::kSinkCount> sinks_;
+  std::array<ChannelState, routing::kMaxChannels> channels_;
   std::set<std::string> unknown_logged_;        // unknown categories already logged
   std::set<std::string> unknown_peers_logged_;  // peers without hello already logged
   std::vector<std::string> ack_due_;

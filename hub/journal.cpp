@@ -2,9 +2,12 @@
 //
 // On disk: <dir>/<16-digit segment number>.log, each a sequence of records
 //   u32 length | u32 crc32c(type + payload) | u8 type | payload (length bytes)
-// with three types: an entry (a report and its routing), an ack (one output's cursor moved)
-// and a checkpoint (every output's cursor, written first in each new segment so that
-// deleting old segments never loses a cursor). Integers are little-endian.
+// with these types: an entry (a report, its routing and the mask of channels it waits in),
+// an ack (one channel's cursor moved), a channel (a channel's number and name) and a
+// checkpoint (every channel's cursor). Each new segment starts with every channel and a
+// checkpoint, so deleting old segments never loses a cursor or a name. Types 1 and 3 are
+// the first format's entry (8-bit mask) and checkpoint (five fixed outputs), still read.
+// Integers are little-endian.
 //
 // An append-only log rather than SQLite or LMDB: the journal is written strictly in order
 // and read in order, the hot path is one memcpy per report and one fdatasync per batch,
@@ -33,7 +36,14 @@ namespace reporthub::hub {
 
 namespace {
 
-enum RecordType : std::uint8_t { kEntry = 1, kAck = 2, kCheckpoint = 3 };
+enum RecordType : std::uint8_t {
+  kEntryV1 = 1,
+  kAck = 2,
+  kCheckpointV1 = 3,
+  kEntry = 4,
+  kCheckpoint = 5,
+  kChannel = 6
+};
 constexpr std::size_t kHeader = 9;              // length, crc, type
 constexpr std::uint32_t kMaxRecord = 1u << 20;  // far above any valid report
 
@@ -76,8 +86,9 @@ std::string encodeRoute(const routing::Route& r) {
   msgpack::packer<msgpack::sbuffer> pk(buf);
   pk.pack_array(static_cast<std::uint32_t>(r.sinks.size()));
   for (const auto& d : r.sinks) {
-    pk.pack_array(2);
+    pk.pack_array(3);
     pk.pack(static_cast<std::uint8_t>(d.sink));
+    pk.pack(d.channel);
     pk.pack_array(static_cast<std::uint32_t>(d.targets.size()));
     for (const auto& t : d.targets) {
       pk.pack_array(2);
@@ -96,14 +107,19 @@ bool decodeRoute(std::string_view bytes, routing::Route& out) {
   out = routing::Route{};
   for (std::uint32_t i = 0; i < o.via.array.size; ++i) {
     const auto& d = o.via.array.ptr[i];
-    std::uint64_t sink = 0;
-    if (d.type != msgpack::type::ARRAY || d.via.array.size != 2 ||
+    // [sink, channel, targets]; the first format had [sink, targets], one channel per sink.
+    std::uint64_t sink = 0, channel = 0;
+    const bool v1 = d.type == msgpack::type::ARRAY && d.via.array.size == 2;
+    if (d.type != msgpack::type::ARRAY || (!v1 && d.via.array.size != 3) ||
         !mp::getUint(d.via.array.ptr[0], sink) || sink >= routing::kSinkCount ||
-        d.via.array.ptr[1].type != msgpack::type::ARRAY) {
+        (!v1 && (!mp::getUint(d.via.array.ptr[1], channel) || channel >= routing::kMaxChannels)) ||
+        d.via.array.ptr[v1 ? 1 : 2].type != msgpack::type::ARRAY) {
       return false;
     }
-    routing::SinkDelivery sd{static_cast<routing::Sink>(sink), {}};
-    const auto& targets = d.via.array.ptr[1];
+    if (v1) channel = sink;
+    routing::SinkDelivery sd{
+        static_cast<routing::Sink>(sink), static_cast<routing::ChannelId>(channel), {}};
+    const auto& targets = d.via.array.ptr[v1 ? 1 : 2];
     for (std::uint32_t k = 0; k < targets.via.array.size; ++k) {
       const auto& t = targets.via.array.ptr[k];
       wire::Target target;
@@ -120,7 +136,7 @@ bool decodeRoute(std::string_view bytes, routing::Route& out) {
       out.recipients.push_back(target.recipient);
       sd.targets.push_back(std::move(target));
     }
-    out.sink_mask |= routing::bit(sd.sink);
+    out.channel_mask |= routing::channelBit(sd.channel);
     out.sinks.push_back(std::move(sd));
   }
   return true;
@@ -129,17 +145,23 @@ bool decodeRoute(std::string_view bytes, routing::Route& out) {
 // One entry record's payload, parsed.
 struct EntryView {
   std::uint64_t seq = 0;
-  std::uint8_t mask = 0;
+  std::uint64_t mask = 0;
   std::string_view id, route, body;
 };
 
-bool parseEntry(std::string_view p, EntryView& e) {
-  if (p.size() < 8 + 1 + 2) return false;
+bool isEntry(std::uint8_t type) {
+  return type == kEntry || type == kEntryV1;
+}
+
+bool parseEntry(std::uint8_t type, std::string_view p, EntryView& e) {
+  const std::size_t mask_bytes = type == kEntry ? 8 : 1;
+  if (!isEntry(type) || p.size() < 8 + mask_bytes + 2) return false;
   e.seq = get64(p.data());
-  e.mask = static_cast<std::uint8_t>(p[8]);
+  e.mask = type == kEntry ? get64(p.data() + 8) : static_cast<unsigned char>(p[8]);
+  std::size_t off = 8 + mask_bytes;
   const std::size_t idlen =
-      static_cast<unsigned char>(p[9]) | (static_cast<unsigned char>(p[10]) << 8);
-  std::size_t off = 11;
+      static_cast<unsigned char>(p[off]) | (static_cast<unsigned char>(p[off + 1]) << 8);
+  off += 2;
   if (p.size() < off + idlen + 4) return false;
   e.id = p.substr(off, idlen);
   off += idlen;
@@ -174,6 +196,10 @@ Journal::Journal(Options opts) : opts_(std::move(opts)) {
   }
   sync_event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (sync_event_fd_ < 0) fail("eventfd");
+  // The first format numbered the five outputs in Sink order and wrote no names.
+  for (std::size_t s = 0; s < routing::kSinkCount; ++s) {
+    cursors_[s].name = std::string(routing::toString(static_cast<routing::Sink>(s)));
+  }
   recover();
   // The sync thread must never take a process-directed signal (the hub reads SIGCHLD and
   // SIGTERM from a signalfd; one landing here would be lost): it starts with all blocked.
@@ -222,7 +248,7 @@ void Journal::recover() {
   std::sort(numbers.begin(), numbers.end());
 
   // Pass 1: validate records, truncate a torn tail, learn the cursors and the last seq.
-  std::array<std::uint64_t, routing::kSinkCount> acked{};
+  std::array<std::uint64_t, routing::kMaxChannels> acked{};
   for (std::size_t n = 0; n < numbers.size(); ++n) {
     const auto path = segmentPath(numbers[n]);
     const std::string data = readFileFrom(path);
@@ -235,24 +261,33 @@ void Journal::recover() {
       if (len > kMaxRecord || off + kHeader + len > data.size()) break;
       const std::string_view payload(data.data() + off + kHeader, len);
       if (crcOf(type, payload) != crc) break;
-      if (type == kEntry) {
+      if (isEntry(type)) {
         EntryView e;
-        if (!parseEntry(payload, e)) break;
+        if (!parseEntry(type, payload, e)) break;
         ++recovery_.entries;
         next_seq_ = std::max(next_seq_, e.seq + 1);
-        for (std::size_t s = 0; s < routing::kSinkCount; ++s) {
-          if (e.mask & (1u << s)) seg.last_for_sink[s] = e.seq;
+        for (std::size_t c = 0; c < routing::kMaxChannels; ++c) {
+          if (e.mask & routing::channelBit(static_cast<routing::ChannelId>(c)))
+            seg.last_for_channel[c] = e.seq;
         }
-      } else if ((type == kAck && len == 9) ||
-                 (type == kCheckpoint && len == 8 * routing::kSinkCount)) {
-        if (type == kAck) {
-          const auto s = static_cast<std::size_t>(static_cast<unsigned char>(payload[0]));
-          if (s < routing::kSinkCount) acked[s] = std::max(acked[s], get64(payload.data() + 1));
-        } else {
-          for (std::size_t s = 0; s < routing::kSinkCount; ++s) {
-            acked[s] = std::max(acked[s], get64(payload.data() + 8 * s));
-          }
+      } else if (type == kAck && len == 9 &&
+                 static_cast<unsigned char>(payload[0]) < routing::kMaxChannels) {
+        auto& a = acked[static_cast<unsigned char>(payload[0])];
+        a = std::max(a, get64(payload.data() + 1));
+      } else if (type == kCheckpointV1 && len == 8 * routing::kSinkCount) {
+        for (std::size_t c = 0; c < routing::kSinkCount; ++c) {
+          acked[c] = std::max(acked[c], get64(payload.data() + 8 * c));
         }
+      } else if (type == kCheckpoint && len % 9 == 0) {
+        for (std::size_t off9 = 0; off9 < len; off9 += 9) {
+          const auto c = static_cast<unsigned char>(payload[off9]);
+          if (c < routing::kMaxChannels)
+            acked[c] = std::max(acked[c], get64(payload.data() + off9 + 1));
+        }
+      } else if (type == kChannel && len >= 2 &&
+                 static_cast<unsigned char>(payload[0]) < routing::kMaxChannels) {
+        // A number named again (freed, then reused) takes the later name.
+        cursors_[static_cast<unsigned char>(payload[0])].name.assign(payload.substr(1));
       } else {
         break;
       }
@@ -279,28 +314,30 @@ void Journal::recover() {
   }
   recovery_.segments = segments_.size();
 
-  // Pass 2: where each output resumes, and how much waits for it.
-  for (std::size_t s = 0; s < routing::kSinkCount; ++s) {
-    sinks_[s].acked = sinks_[s].read_seq = acked[s];
-    sinks_[s].read_pos = Position{segments_.empty() ? 1 : segments_.back().number,
-                                  segments_.empty() ? 0 : segments_.back().size};
+  // Pass 2: where each channel resumes, and how much waits for it.
+  for (std::size_t c = 0; c < routing::kMaxChannels; ++c) {
+    cursors_[c].acked = cursors_[c].read_seq = acked[c];
+    cursors_[c].read_pos = Position{segments_.empty() ? 1 : segments_.back().number,
+                                    segments_.empty() ? 0 : segments_.back().size};
   }
-  std::array<bool, routing::kSinkCount> placed{};
+  std::array<bool, routing::kMaxChannels> placed{};
   for (const auto& seg : segments_) {
     const std::string data = readFileFrom(segmentPath(seg.number));
     for (std::size_t off = 0; off + kHeader <= seg.size;) {
       const std::uint32_t len = get32(data.data() + off);
       EntryView e;
-      if (static_cast<std::uint8_t>(data[off + 8]) == kEntry &&
-          parseEntry(std::string_view(data.data() + off + kHeader, len), e)) {
+      if (parseEntry(static_cast<std::uint8_t>(data[off + 8]),
+                     std::string_view(data.data() + off + kHeader, len), e)) {
         bool pending = false;
-        for (std::size_t s = 0; s < routing::kSinkCount; ++s) {
-          if (!(e.mask & (1u << s)) || e.seq <= acked[s]) continue;
+        for (std::size_t c = 0; c < routing::kMaxChannels; ++c) {
+          if (!(e.mask & routing::channelBit(static_cast<routing::ChannelId>(c))) ||
+              e.seq <= acked[c])
+            continue;
           pending = true;
-          ++sinks_[s].backlog;
-          if (!placed[s]) {
-            placed[s] = true;
-            sinks_[s].read_pos = Position{seg.number, off};
+          ++cursors_[c].backlog;
+          if (!placed[c]) {
+            placed[c] = true;
+            cursors_[c].read_pos = Position{seg.number, off};
           }
         }
         if (pending) ++recovery_.pending;
@@ -309,9 +346,9 @@ void Journal::recover() {
     }
   }
 
-  // An output with nothing pending has, in effect, read everything there is.
-  for (std::size_t s = 0; s < routing::kSinkCount; ++s) {
-    if (!placed[s]) sinks_[s].read_seq = next_seq_ - 1;
+  // A channel with nothing pending has, in effect, read everything there is.
+  for (std::size_t c = 0; c < routing::kMaxChannels; ++c) {
+    if (!placed[c]) cursors_[c].read_seq = next_seq_ - 1;
   }
 
   if (segments_.empty()) {
@@ -354,9 +391,63 @@ void Journal::writeRecord(std::uint8_t type, std::string_view payload, std::stri
 
 void Journal::writeCheckpoint() {
   std::string p;
-  for (const auto& c : sinks_)
-    put64(p, c.acked);
+  for (std::size_t c = 0; c < routing::kMaxChannels; ++c) {
+    if (cursors_[c].name.empty()) continue;
+    writeChannel(static_cast<routing::ChannelId>(c));
+    p.push_back(static_cast<char>(c));
+    put64(p, cursors_[c].acked);
+  }
   writeRecord(kCheckpoint, p);
+}
+
+void Journal::writeChannel(routing::ChannelId c) {
+  std::string p(1, static_cast<char>(c));
+  p.append(cursors_[c].name);
+  writeRecord(kChannel, p);
+}
+
+void Journal::writeAck(routing::ChannelId c) {
+  std::string p(1, static_cast<char>(c));
+  put64(p, cursors_[c].acked);
+  writeRecord(kAck, p);
+}
+
+std::optional<routing::ChannelId> Journal::channel(const std::string& name) {
+  std::size_t free = routing::kMaxChannels;
+  for (std::size_t c = 0; c < routing::kMaxChannels; ++c) {
+    if (cursors_[c].name == name) return static_cast<routing::ChannelId>(c);
+    if (cursors_[c].name.empty() && free == routing::kMaxChannels) free = c;
+  }
+  if (free == routing::kMaxChannels) return std::nullopt;
+  // Nothing written so far is for the new channel; an entry of a channel that had this
+  // number before is at or below this cursor, so it is never handed to the new one.
+  Cursor& cur = cursors_[free];
+  cur = Cursor{};
+  cur.name = name;
+  cur.acked = cur.read_seq = next_seq_ - 1;
+  cur.read_pos = Position{written_.segment, written_.offset + buffer_.size()};
+  const auto id = static_cast<routing::ChannelId>(free);
+  writeChannel(id);
+  writeAck(id);
+  // Its number's bit may still be set in old segments' entries it has no part of.
+  for (auto& seg : segments_)
+    seg.last_for_channel[free] = 0;
+  return id;
+}
+
+std::vector<std::string> Journal::forgetChannels(const std::vector<std::string>& wanted) {
+  std::vector<std::string> kept;
+  for (auto& cur : cursors_) {
+    if (cur.name.empty() || std::find(wanted.begin(), wanted.end(), cur.name) != wanted.end()) {
+      continue;
+    }
+    if (cur.backlog > 0) {
+      kept.push_back(cur.name);
+    } else {
+      cur.name.clear();
+    }
+  }
+  return kept;
 }
 
 void Journal::rotateIfFull() {
@@ -379,9 +470,9 @@ std::uint64_t Journal::append(std::string_view id, std::shared_ptr<const routing
   e.id.assign(id);
   std::string payload;
   const std::string& encoded_route = encodedRoute(route);
-  payload.reserve(8 + 1 + 2 + id.size() + 4 + encoded_route.size());
+  payload.reserve(8 + 8 + 2 + id.size() + 4 + encoded_route.size());
   put64(payload, e.seq);
-  payload.push_back(static_cast<char>(route->sink_mask));
+  put64(payload, route->channel_mask);
   payload.push_back(static_cast<char>(id.size() & 0xff));
   payload.push_back(static_cast<char>((id.size() >> 8) & 0xff));
   payload.append(id);
@@ -393,8 +484,8 @@ std::uint64_t Journal::append(std::string_view id, std::shared_ptr<const routing
   e.end = Position{written_.segment, written_.offset + buffer_.size()};
   e.bytes = e.end.offset - e.at.offset;
   for (const auto& d : route->sinks) {
-    ++sinks_[idx(d.sink)].backlog;
-    segments_.back().last_for_sink[idx(d.sink)] = e.seq;
+    ++cursors_[d.channel].backlog;
+    segments_.back().last_for_channel[d.channel] = e.seq;
   }
   e.body = std::move(body);
   e.route = std::move(route);
@@ -510,22 +601,22 @@ const std::string& Journal::encodedRoute(const std::shared_ptr<const routing::Ro
       .first->second.second;
 }
 
-const Entry* Journal::fromCache(routing::Sink sink) {
-  SinkCursor& c = sinks_[idx(sink)];
-  const std::uint8_t b = routing::bit(sink);
+const Entry* Journal::fromCache(routing::ChannelId channel) {
+  Cursor& c = cursors_[channel];
+  const std::uint64_t b = routing::channelBit(channel);
   const std::uint64_t front = cache_.front().seq;
   for (std::uint64_t seq = c.read_seq + 1; seq < next_seq_; ++seq) {
     const Entry& e = cache_[seq - front];
     c.read_seq = seq;
     c.read_pos = e.end;
-    if (e.route->sink_mask & b) return &e;
+    if (e.route->channel_mask & b) return &e;
   }
   return nullptr;
 }
 
-bool Journal::readFromDisk(routing::Sink sink) {
-  SinkCursor& c = sinks_[idx(sink)];
-  const std::uint8_t b = routing::bit(sink);
+bool Journal::readFromDisk(routing::ChannelId channel) {
+  Cursor& c = cursors_[channel];
+  const std::uint64_t b = routing::channelBit(channel);
   std::string record;
   while (c.read_pos < written_) {
     auto seg = std::find_if(segments_.begin(), segments_.end(),
@@ -561,7 +652,7 @@ bool Journal::readFromDisk(routing::Sink sink) {
     const Position at = c.read_pos;
     c.read_pos.offset += kHeader + len;
     EntryView e;
-    if (static_cast<std::uint8_t>(header[8]) != kEntry || !parseEntry(record, e)) continue;
+    if (!parseEntry(static_cast<std::uint8_t>(header[8]), record, e)) continue;
     c.read_seq = e.seq;
     if (!(e.mask & b) || e.seq <= c.acked) continue;
     auto route = std::make_shared<routing::Route>();
@@ -578,9 +669,9 @@ bool Journal::readFromDisk(routing::Sink sink) {
   return false;
 }
 
-bool Journal::readFromDiskSafely(routing::Sink sink) {
+bool Journal::readFromDiskSafely(routing::ChannelId channel) {
   try {
-    return readFromDisk(sink);
+    return readFromDisk(channel);
   } catch (const std::system_error& e) {
     // The output waits; the next call tries again.
     if (error_ != e.what()) spdlog::error("journal: {}; the output's backlog waits", e.what());
@@ -589,23 +680,23 @@ bool Journal::readFromDiskSafely(routing::Sink sink) {
   }
 }
 
-const Entry* Journal::next(routing::Sink sink) {
-  SinkCursor& c = sinks_[idx(sink)];
+const Entry* Journal::next(routing::ChannelId channel) {
+  Cursor& c = cursors_[channel];
   auto cacheCovers = [&] { return !cache_.empty() && c.read_seq + 1 >= cache_.front().seq; };
   const Entry* e = nullptr;
   if (cacheCovers()) {
-    e = fromCache(sink);
-  } else if (readFromDiskSafely(sink)) {
+    e = fromCache(channel);
+  } else if (readFromDiskSafely(channel)) {
     e = &c.scratch;
   } else if (cacheCovers()) {
-    e = fromCache(sink);
+    e = fromCache(channel);
   }
   if (e) c.in_flight.emplace_back(e->seq, e->at);
   return e;
 }
 
-void Journal::ack(routing::Sink sink, std::uint64_t upto) {
-  SinkCursor& c = sinks_[idx(sink)];
+void Journal::ack(routing::ChannelId channel, std::uint64_t upto) {
+  Cursor& c = cursors_[channel];
   upto = std::min(upto, c.read_seq);
   if (upto <= c.acked) return;
   while (!c.in_flight.empty() && c.in_flight.front().first <= upto) {
@@ -613,23 +704,20 @@ void Journal::ack(routing::Sink sink, std::uint64_t upto) {
     --c.backlog;
   }
   c.acked = upto;
-  std::string p;
-  p.push_back(static_cast<char>(idx(sink)));
-  put64(p, upto);
-  writeRecord(kAck, p);
+  writeAck(channel);
   dropFinishedSegments();
 }
 
-void Journal::unread(routing::Sink sink) {
-  SinkCursor& c = sinks_[idx(sink)];
+void Journal::unread(routing::ChannelId channel) {
+  Cursor& c = cursors_[channel];
   if (c.in_flight.empty()) return;
   c.read_seq = c.in_flight.back().first - 1;
   c.read_pos = c.in_flight.back().second;
   c.in_flight.pop_back();
 }
 
-void Journal::rewind(routing::Sink sink) {
-  SinkCursor& c = sinks_[idx(sink)];
+void Journal::rewind(routing::ChannelId channel) {
+  Cursor& c = cursors_[channel];
   if (c.in_flight.empty()) return;
   c.read_seq = c.in_flight.front().first - 1;
   c.read_pos = c.in_flight.front().second;
@@ -638,8 +726,7 @@ void Journal::rewind(routing::Sink sink) {
 
 std::uint64_t Journal::discardPending() {
   const std::uint64_t pending = recovery_.pending;
-  for (std::size_t s = 0; s < routing::kSinkCount; ++s) {
-    SinkCursor& c = sinks_[s];
+  for (Cursor& c : cursors_) {
     c.in_flight.clear();
     c.backlog = 0;
     c.acked = c.read_seq = next_seq_ - 1;
@@ -652,12 +739,12 @@ std::uint64_t Journal::discardPending() {
 }
 
 void Journal::dropFinishedSegments() {
-  // The active segment stays; an older one goes once every output is past all its entries.
+  // The active segment stays; an older one goes once every channel is past all its entries.
   while (segments_.size() > 1) {
     const Segment& seg = segments_.front();
     bool finished = true;
-    for (std::size_t s = 0; s < routing::kSinkCount; ++s) {
-      if (seg.last_for_sink[s] > sinks_[s].acked) finished = false;
+    for (std::size_t c = 0; c < routing::kMaxChannels; ++c) {
+      if (seg.last_for_channel[c] > cursors_[c].acked) finished = false;
     }
     if (!finished) break;
     if (read_fd_ >= 0 && read_fd_segment_ == seg.number) {

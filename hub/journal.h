@@ -1,8 +1,9 @@
 // The hub's durable store of accepted reports and their per-output delivery state
 // (DESIGN §3 "No loss"). Reports are appended to checksummed segment files and made durable
 // by a sync thread (group commit: one fdatasync covers every append written before it), so
-// the event loop never waits on the disk. Each output has a cursor: a report leaves the
-// journal when every output it is routed to has acknowledged it. Recent entries are also
+// the event loop never waits on the disk. Each channel (an output, or the link to one node)
+// has a cursor: a report leaves the journal when every channel it is routed to has
+// acknowledged it. Recent entries are also
 // kept in a bounded memory cache; an output that falls behind reads from disk, so a stopped
 // output makes reports wait on disk, not in RAM.
 #pragma once
@@ -18,6 +19,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -87,21 +89,29 @@ class Journal {
   // The current I/O problem, "" when healthy.
   std::string error() const;
 
-  // The next entry for `sink` after the ones already handed out, or nullptr. The pointer is
-  // valid until the next call for the same sink.
-  const Entry* next(routing::Sink sink);
-  // `sink` has handled every entry routed to it with seq <= upto.
-  void ack(routing::Sink sink, std::uint64_t upto);
-  // Hand out again everything `sink` has not acknowledged (a retry, or a new connection).
-  void rewind(routing::Sink sink);
-  // Takes back the entry last handed out to `sink` (it could not be sent).
-  void unread(routing::Sink sink);
+  // The number of the channel `name`, numbering it now if it is new (a new channel starts
+  // after every entry so far). nullopt if all kMaxChannels numbers are taken.
+  std::optional<routing::ChannelId> channel(const std::string& name);
+  // Frees the numbers of channels not in `wanted` that have nothing pending (a node taken
+  // out of the config). Returns the names of unwanted channels that still have reports.
+  std::vector<std::string> forgetChannels(const std::vector<std::string>& wanted);
+  const std::string& channelName(routing::ChannelId c) const { return cursors_[c].name; }
+
+  // The next entry for channel `c` after the ones already handed out, or nullptr. The
+  // pointer is valid until the next call for the same channel.
+  const Entry* next(routing::ChannelId c);
+  // `c` has handled every entry routed to it with seq <= upto.
+  void ack(routing::ChannelId c, std::uint64_t upto);
+  // Hand out again everything `c` has not acknowledged (a retry, or a new connection).
+  void rewind(routing::ChannelId c);
+  // Takes back the entry last handed out to `c` (it could not be sent).
+  void unread(routing::ChannelId c);
   // Drops every pending delivery (startup.pending: discard). Returns how many reports.
   std::uint64_t discardPending();
 
-  std::uint64_t backlog(routing::Sink sink) const { return sinks_[idx(sink)].backlog; }
-  std::size_t inFlight(routing::Sink sink) const { return sinks_[idx(sink)].in_flight.size(); }
-  std::uint64_t acked(routing::Sink sink) const { return sinks_[idx(sink)].acked; }
+  std::uint64_t backlog(routing::ChannelId c) const { return cursors_[c].backlog; }
+  std::size_t inFlight(routing::ChannelId c) const { return cursors_[c].in_flight.size(); }
+  std::uint64_t acked(routing::ChannelId c) const { return cursors_[c].acked; }
   std::uint64_t lastSeq() const { return next_seq_ - 1; }
   std::size_t segments() const { return segments_.size(); }
   std::size_t cachedEntries() const { return cache_.size(); }
@@ -110,28 +120,31 @@ class Journal {
   struct Segment {
     std::uint64_t number = 0;
     std::uint64_t size = 0;
-    std::array<std::uint64_t, routing::kSinkCount> last_for_sink{};  // highest seq per sink
+    std::array<std::uint64_t, routing::kMaxChannels> last_for_channel{};  // highest seq each
   };
-  struct SinkCursor {
+  struct Cursor {
+    std::string name;            // "" while the number is free
     std::uint64_t acked = 0;     // every entry with seq <= acked is done
     std::uint64_t read_seq = 0;  // every entry with seq <= read_seq was handed out or skipped
     Position read_pos;           // where the record after read_seq starts on disk
     std::deque<std::pair<std::uint64_t, Position>> in_flight;  // handed out, not acked
     std::uint64_t backlog = 0;                                 // routed here and not acked
-    Entry scratch;  // the last entry read from disk for this sink
+    Entry scratch;  // the last entry read from disk for this channel
   };
-  static std::size_t idx(routing::Sink s) { return static_cast<std::size_t>(s); }
 
   void recover();
   void openActive(std::uint64_t number, bool fresh);
   void writeRecord(std::uint8_t type, std::string_view payload, std::string_view body = {});
+  // Every named channel and its cursor: written first in each new segment.
   void writeCheckpoint();
+  void writeChannel(routing::ChannelId c);
+  void writeAck(routing::ChannelId c);
   void rotateIfFull();
   void dropFinishedSegments();
-  bool readFromDisk(routing::Sink sink);
-  bool readFromDiskSafely(routing::Sink sink);
+  bool readFromDisk(routing::ChannelId c);
+  bool readFromDiskSafely(routing::ChannelId c);
   void noteError(const std::string& what);
-  const Entry* fromCache(routing::Sink sink);
+  const Entry* fromCache(routing::ChannelId c);
   std::filesystem::path segmentPath(std::uint64_t number) const;
   void syncLoop();
   const std::string& encodedRoute(const std::shared_ptr<const routing::Route>& route);
@@ -142,7 +155,7 @@ class Journal {
   int fd_ = -1;                   // the active segment
   std::string buffer_;            // records not yet written to fd_
   std::uint64_t next_seq_ = 1;
-  std::array<SinkCursor, routing::kSinkCount> sinks_;
+  std::array<Cursor, routing::kMaxChannels> cursors_;
   std::deque<Entry> cache_;  // recent entries, consecutive seqs
   std::unordered_map<const routing::Route*,
                      std::pair<std::shared_ptr<const routing::Route>, std::string>>

@@ -1,11 +1,11 @@
 // The reporthub command: run the hub, check a config, dry-run routing, and the hidden
 // `child` entry through which the hub starts its input and output processes.
 #include "common/file_io.h"
+#include "common/lock.h"
 #include "common/log.h"
 #include "common/role.h"
 #include "config/config.h"
 #include "hub/hub.h"
-#include "common/lock.h"
 #include "inputs/registry.h"
 #include "outputs/registry.h"
 #include "routing/router.h"

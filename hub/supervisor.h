@@ -29,11 +29,10 @@ struct NsLinkSettings {
   bool operator==(const NsLinkSettings&) const = default;
 };
 
-using RoleSettings =
-    std::variant<std::monostate, config::LocalOutput, config::TestProc, config::CheckInput,
-                 config::LogscanInput, config::PrinterOutput, config::DesksendOutput,
-                 NsLinkSettings, config::DsSendOutput, config::NsReceiveInput,
-                 config::DsReceiveInput>;
+using RoleSettings = std::variant<std::monostate, config::LocalOutput, config::TestProc,
+                                  config::CheckInput, config::LogscanInput, config::PrinterOutput,
+                                  config::DesksendOutput, NsLinkSettings, config::DsSendOutput,
+                                  config::NsReceiveInput, config::DsReceiveInput>;
 
 struct ProcessSpec {
   std::string id;    // unique name in status and logs: "local", "testproc:crashy"

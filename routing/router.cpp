@@ -31,7 +31,8 @@ std::vector<std::string> paramsOf(const config::Recipient& r) {
   return {};
 }
 
-Route build(const config::Config& cfg, const std::vector<std::string>& names) {
+Route build(const config::Config& cfg, const std::vector<std::string>& names,
+            const ChannelOf& channel_of) {
   Route route;
   for (const auto& name : names) {
     // A recipient listed twice under one category is delivered once.
@@ -41,12 +42,14 @@ Route build(const config::Config& cfg, const std::vector<std::string>& names) {
     }
     route.recipients.push_back(name);
     const config::Recipient& r = cfg.recipients.at(name);
-    const Sink sink = sinkOf(r);
+    const ChannelId channel = channel_of(channelName(r));
     auto it = std::find_if(route.sinks.begin(), route.sinks.end(),
-                           [&](const SinkDelivery& d) { return d.sink == sink; });
-    if (it == route.sinks.end()) it = route.sinks.insert(route.sinks.end(), SinkDelivery{sink, {}});
+                           [&](const SinkDelivery& d) { return d.channel == channel; });
+    if (it == route.sinks.end()) {
+      it = route.sinks.insert(route.sinks.end(), SinkDelivery{sinkOf(r), channel, {}});
+    }
     it->targets.push_back(wire::Target{name, paramsOf(r)});
-    route.sink_mask |= bit(sink);
+    route.channel_mask |= channelBit(channel);
   }
   return route;
 }
@@ -59,13 +62,39 @@ std::string_view toString(Sink s) {
   return kNames[static_cast<std::size_t>(s)];
 }
 
-Router::Router(const config::Config& cfg) {
+std::string channelName(const config::Recipient& r) {
+  if (auto* n = std::get_if<config::NodeRecipient>(&r)) return "ns_send:" + n->node;
+  return std::string(toString(sinkOf(r)));
+}
+
+std::string relayProblem(const std::vector<std::string>& via, std::string_view node, int max_hops) {
+  if (std::find(via.begin(), via.end(), node) != via.end()) {
+    return "came back to " + std::string(node) + ", which it had passed already (a loop)";
+  }
+  if (via.size() > static_cast<std::size_t>(max_hops)) {
+    return "made " + std::to_string(via.size()) + " hops, more than max_hops (" +
+           std::to_string(max_hops) + ")";
+  }
+  return {};
+}
+
+Router::Router(const config::Config& cfg, const ChannelOf& channel_of) {
   for (const auto& [name, r] : cfg.recipients)
-    recipients_[name] = build(cfg, {name});
+    recipients_[name] = build(cfg, {name}, channel_of);
   for (const auto& [category, names] : cfg.categories)
-    categories_[category] = build(cfg, names);
+    categories_[category] = build(cfg, names, channel_of);
   default_ = &categories_.at("default");
 }
+
+Router::Router(const config::Config& cfg)
+    : Router(cfg, [nodes = std::vector<std::string>()](const std::string& name) mutable {
+        for (std::size_t s = 0; s < kSinkCount; ++s) {
+          if (name == toString(static_cast<Sink>(s))) return static_cast<ChannelId>(s);
+        }
+        auto it = std::find(nodes.begin(), nodes.end(), name);
+        if (it == nodes.end()) it = nodes.insert(nodes.end(), name);
+        return static_cast<ChannelId>(kSinkCount + (it - nodes.begin()));
+      }) {}
 
 const Route& Router::route(std::string_view category, bool& is_default) const {
   auto it = categories_.find(category);

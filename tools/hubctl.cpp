@@ -113,23 +113,41 @@ void printStatusTable(const json& st) {
                 p.value("restarts", 0), fmtSeconds(p.value("uptime_s", 0.0)).c_str(),
                 p.value("last_exit", "").c_str());
   }
-  std::printf("\n%-10s %-10s %-9s %-10s %-10s %-13s %-7s %s\n", "OUTPUT", "CONNECTED", "BACKLOG",
+  std::printf("\n%-16s %-10s %-9s %-10s %-10s %-13s %-7s %s\n", "OUTPUT", "CONNECTED", "BACKLOG",
               "IN-FLIGHT", "DELIVERED", "RETRIES", "FAILED", "LAST ERROR");
   for (const auto& o : st.value("outputs", json::array())) {
     std::string retries = std::to_string(o.value("retries", 0ULL));
     if (o.value("retrying", false))
       retries += " (next " + fmtSeconds(o.value("next_retry_in_s", 0.0)) + ")";
-    std::printf("%-10s %-10s %-9llu %-10llu %-10llu %-13s %-7llu %s\n",
+    std::printf("%-16s %-10s %-9llu %-10llu %-10llu %-13s %-7llu %s\n",
                 o.value("output", "?").c_str(), o.value("connected", false) ? "yes" : "no",
                 o.value("backlog", 0ULL), o.value("in_flight", 0ULL), o.value("delivered", 0ULL),
                 retries.c_str(), o.value("failed", 0ULL), o.value("last_error", "").c_str());
   }
+  const auto links = st.value("links", json::array());
+  if (!links.empty()) {
+    std::printf("\n%-16s %-28s %-10s %-10s %-9s %-10s %s\n", "LINK TO NODE", "ADDRESS",
+                "CONNECTED", "SINCE", "BACKLOG", "DELIVERED", "LAST ERROR");
+    const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    for (const auto& l : links) {
+      const auto since_ns = l.value("since_ns", std::int64_t{0});
+      const std::string since =
+          since_ns > 0 ? fmtSeconds(static_cast<double>(now_ns - since_ns) / 1e9) + " ago" : "-";
+      std::printf("%-16s %-28s %-10s %-10s %-9llu %-10llu %s\n", l.value("node", "?").c_str(),
+                  l.value("address", "").c_str(), l.value("connected", false) ? "yes" : "no",
+                  since.c_str(), l.value("backlog", 0ULL), l.value("delivered", 0ULL),
+                  l.value("last_error", "").c_str());
+    }
+  }
   const auto& c = st.value("counters", json::object());
   std::printf(
       "\nreports: accepted %llu, delivered %llu, unknown category %llu, malformed %llu, "
-      "refused %llu\n",
+      "refused %llu, unknown recipient %llu, circular %llu\n",
       c.value("accepted", 0ULL), c.value("delivered", 0ULL), c.value("unknown_category", 0ULL),
-      c.value("malformed", 0ULL), c.value("refused", 0ULL));
+      c.value("malformed", 0ULL), c.value("refused", 0ULL), c.value("unknown_recipient", 0ULL),
+      c.value("circular", 0ULL));
 }
 
 // The severity of an operator-log line: the fourth field of a text line, or the JSON key.

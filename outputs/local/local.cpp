@@ -272,6 +272,15 @@ void appendText(std::string& line, const Report& r) {
     }
     line += '}';
   }
+  // A report from another node shows the way it came.
+  if (!r.via.empty()) {
+    line += " (via ";
+    for (std::size_t i = 0; i < r.via.size(); ++i) {
+      if (i > 0) line += " > ";
+      appendSanitized(line, r.via[i]);
+    }
+    line += ')';
+  }
   line += " [";
   line += r.id;
   line += ']';

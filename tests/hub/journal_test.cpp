@@ -23,7 +23,12 @@
 namespace fs = std::filesystem;
 using namespace reporthub;
 using namespace reporthub::hub;
-using routing::Sink;
+
+// The channels of the sample config's outputs. Router(cfg) numbers them in Sink order, as
+// the journal's first format did and as a fresh journal still does.
+namespace Sink {
+constexpr routing::ChannelId local = 0, printer = 1, desksend = 2, ns_send = 3, ds_send = 4;
+}
 
 namespace {
 
@@ -96,13 +101,13 @@ struct Fixture {
   }
 
   // Everything next() hands out to `sink` now, by seq; checks each entry's id and body.
-  Seqs drain(Sink sink) {
+  Seqs drain(routing::ChannelId sink) {
     Seqs out;
     while (const Entry* e = journal->next(sink)) {
       out.push_back(e->seq);
       CHECK(e->id == "id-" + std::to_string(e->seq));
       CHECK(e->body.to_string() == bodyOf(e->id));
-      CHECK((e->route->sink_mask & routing::bit(sink)) != 0);
+      CHECK((e->route->channel_mask & routing::channelBit(sink)) != 0);
       if (out.size() > 100'000) break;  // a broken cursor must not hang the test
     }
     return out;
@@ -129,7 +134,8 @@ Seqs range(std::uint64_t from, std::uint64_t to) {
 TEST_CASE_METHOD(Fixture, "an empty journal", "[journal]") {
   CHECK(journal->lastSeq() == 0);
   CHECK(journal->next(Sink::local) == nullptr);
-  for (Sink s : {Sink::local, Sink::printer, Sink::desksend, Sink::ns_send, Sink::ds_send}) {
+  for (routing::ChannelId s :
+       {Sink::local, Sink::printer, Sink::desksend, Sink::ns_send, Sink::ds_send}) {
     CHECK(journal->backlog(s) == 0);
     CHECK(journal->acked(s) == 0);
     CHECK(journal->inFlight(s) == 0);
@@ -470,4 +476,118 @@ TEST_CASE("entries keep their routing table alive", "[journal]") {
   const Entry* e = journal.next(Sink::local);
   REQUIRE(e != nullptr);
   CHECK(e->route->sinks.at(0).targets.at(0).recipient == "operator");
+}
+
+namespace {
+
+// A route to one node's channel, as the hub's router builds it.
+std::shared_ptr<const routing::Route> nodeRoute(routing::ChannelId c, const std::string& node) {
+  auto r = std::make_shared<routing::Route>();
+  r->recipients = {node + "-operator"};
+  r->sinks = {routing::SinkDelivery{
+      routing::Sink::ns_send, c, {wire::Target{node + "-operator", {node, "operator"}}}}};
+  r->channel_mask = routing::channelBit(c);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "each node's channel is its own outbox, numbered for good", "[journal]") {
+  const auto hq = journal->channel("ns_send:hq");
+  const auto region = journal->channel("ns_send:region");
+  REQUIRE(hq);
+  REQUIRE(region);
+  CHECK(*hq != *region);
+  CHECK(*hq >= routing::kSinkCount);  // the outputs' numbers are never handed to a node
+  CHECK(journal->channel("ns_send:hq") == hq);
+  CHECK(journal->channelName(*hq) == "ns_send:hq");
+  for (int i = 0; i < 3; ++i)
+    journal->append("h" + std::to_string(i), nodeRoute(*hq, "hq"), zmq::message_t());
+  journal->append("r0", nodeRoute(*region, "region"), zmq::message_t());
+
+  // hq is down: its reports wait without holding up region's.
+  const Entry* e = journal->next(*region);
+  REQUIRE(e != nullptr);
+  CHECK(e->id == "r0");
+  journal->ack(*region, e->seq);
+  CHECK(journal->backlog(*region) == 0);
+  CHECK(journal->backlog(*hq) == 3);
+
+  // After a restart the numbers and what waits in each are the same.
+  journal->flush();
+  open();
+  CHECK(journal->channel("ns_send:hq") == hq);
+  CHECK(journal->channel("ns_send:region") == region);
+  CHECK(journal->backlog(*hq) == 3);
+  CHECK(journal->backlog(*region) == 0);
+  CHECK(journal->recovery().pending == 3);
+  e = journal->next(*hq);
+  REQUIRE(e != nullptr);
+  CHECK(e->id == "h0");
+  CHECK(e->route->sinks.at(0).channel == *hq);
+}
+
+TEST_CASE_METHOD(Fixture, "a new channel starts after what is already journaled", "[journal]") {
+  append("LOCAL");
+  append("LOCAL");
+  const auto late = journal->channel("ns_send:late");
+  REQUIRE(late);
+  CHECK(journal->next(*late) == nullptr);
+  CHECK(journal->backlog(*late) == 0);
+  journal->append("x", nodeRoute(*late, "late"), zmq::message_t());
+  const Entry* e = journal->next(*late);
+  REQUIRE(e != nullptr);
+  CHECK(e->seq == 3);
+}
+
+TEST_CASE_METHOD(Fixture, "channels taken out of the config are forgotten unless reports wait",
+                 "[journal]") {
+  const auto gone = journal->channel("ns_send:gone");
+  const auto busy = journal->channel("ns_send:busy");
+  REQUIRE(gone);
+  REQUIRE(busy);
+  journal->append("g", nodeRoute(*gone, "gone"), zmq::message_t());
+  journal->ack(*gone, journal->next(*gone)->seq);
+  journal->append("b", nodeRoute(*busy, "busy"), zmq::message_t());
+  const auto kept = journal->forgetChannels({"local", "printer", "desksend", "ds_send"});
+  CHECK(kept == std::vector<std::string>{"ns_send:busy"});
+  CHECK(journal->channelName(*gone).empty());
+  CHECK(journal->channelName(*busy) == "ns_send:busy");
+
+  // The freed number goes to the next new channel, which never sees the old entries.
+  const auto fresh = journal->channel("ns_send:fresh");
+  REQUIRE(fresh);
+  CHECK(journal->next(*fresh) == nullptr);
+  journal->flush();
+  open();
+  CHECK(journal->channel("ns_send:fresh") == fresh);
+  CHECK(journal->next(*fresh) == nullptr);
+  CHECK(journal->backlog(*busy) == 1);
+}
+
+TEST_CASE_METHOD(Fixture, "channel names survive segment rotation and old segments' removal",
+                 "[journal]") {
+  open(4096);
+  const auto hq = journal->channel("ns_send:hq");
+  REQUIRE(hq);
+  const std::string body(600, 'x');
+  for (int i = 0; i < 40; ++i) {
+    journal->append("h" + std::to_string(i), nodeRoute(*hq, "hq"),
+                    zmq::message_t(body.data(), body.size()));
+    journal->flush();
+  }
+  // Everything but the last two acknowledged: the first segments go away with their records.
+  Seqs seen;
+  while (const Entry* e = journal->next(*hq))
+    seen.push_back(e->seq);
+  REQUIRE(seen.size() == 40);
+  journal->ack(*hq, 38);
+  journal->flush();
+  CHECK(segmentFiles() < 5);
+  open(4096);
+  CHECK(journal->channel("ns_send:hq") == hq);
+  CHECK(journal->backlog(*hq) == 2);
+  const Entry* e = journal->next(*hq);
+  REQUIRE(e != nullptr);
+  CHECK(e->seq == 39);
 }

@@ -30,6 +30,18 @@ TEST_CASE("text lines carry time, origin, category, severity, text, attrs and th
         "[01a20133-b7f9-7e7c-b24c-dad7e9ed513d]");
 }
 
+TEST_CASE("a report from another node shows its via in text lines", "[local]") {
+  Report r = sample();
+  r.origin = "site";
+  r.via = {"site", "region"};
+  const std::string line = formatText(r);
+  CHECK(line ==
+        "2025-11-22T03:01:36.377Z site DISK error disk almost full {mount=/} (via site > region) "
+        "[01a20133-b7f9-7e7c-b24c-dad7e9ed513d]");
+  CHECK(idOfLine(line) == r.id);
+  CHECK(formatJson(r).find("\"via\":[\"site\",\"region\"]") != std::string::npos);
+}
+
 TEST_CASE("the id is read back from both formats", "[local]") {
   Report r = sample();
   CHECK(idOfLine(formatText(r)) == r.id);

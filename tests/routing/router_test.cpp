@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -51,18 +52,58 @@ const Route& routeOf(const Router& router, std::string_view category) {
 
 }  // namespace
 
-TEST_CASE("sink names and bits", "[routing]") {
+// Router(cfg) numbers channels itself: the outputs in Sink order, then nodes as met (the
+// recipients in name order first: hq before region).
+constexpr std::uint64_t kLocal = 1u << 0, kPrinter = 1u << 1, kDesksend = 1u << 2,
+                        kDsSend = 1u << 4, kHq = 1u << 5, kRegion = 1u << 6;
+
+TEST_CASE("sink names, channel names and channel bits", "[routing]") {
   CHECK(toString(Sink::local) == "local");
   CHECK(toString(Sink::printer) == "printer");
   CHECK(toString(Sink::desksend) == "desksend");
   CHECK(toString(Sink::ns_send) == "ns_send");
   CHECK(toString(Sink::ds_send) == "ds_send");
-  // One distinct bit per sink, all within the mask type.
-  CHECK(bit(Sink::local) == 0x01);
-  CHECK(bit(Sink::printer) == 0x02);
-  CHECK(bit(Sink::desksend) == 0x04);
-  CHECK(bit(Sink::ns_send) == 0x08);
-  CHECK(bit(Sink::ds_send) == 0x10);
+  // A channel is named after the process serving it: one per node for ns_send.
+  CHECK(channelName(config::LocalRecipient{}) == "local");
+  CHECK(channelName(config::MailRecipient{{"alice"}}) == "desksend");
+  CHECK(channelName(config::DsSendRecipient{}) == "ds_send");
+  CHECK(channelName(config::NodeRecipient{"hq", "operator"}) == "ns_send:hq");
+  // One distinct bit per channel, all within the mask type.
+  CHECK(channelBit(0) == 0x01);
+  CHECK(channelBit(5) == 0x20);
+  CHECK(channelBit(kMaxChannels - 1) == std::uint64_t{1} << 63);
+}
+
+TEST_CASE("a router takes the channel numbers it is given", "[routing]") {
+  std::vector<std::string> asked;
+  const Router router(sampleConfig(), [&](const std::string& name) {
+    auto it = std::find(asked.begin(), asked.end(), name);
+    if (it == asked.end()) it = asked.insert(asked.end(), name);
+    return static_cast<ChannelId>(40 + (it - asked.begin()));
+  });
+  const Route& r = routeOf(router, "DISK");
+  REQUIRE(r.sinks.size() == 3);
+  std::uint64_t mask = 0;
+  for (const auto& d : r.sinks) {
+    const auto& name = asked.at(d.channel - 40);
+    CHECK(name == (d.sink == Sink::ns_send ? "ns_send:hq" : std::string(toString(d.sink))));
+    mask |= channelBit(d.channel);
+  }
+  CHECK(r.channel_mask == mask);
+}
+
+TEST_CASE("relayProblem: a loop or too many hops", "[routing]") {
+  using V = std::vector<std::string>;
+  CHECK(relayProblem({}, "hq", 8).empty());
+  CHECK(relayProblem(V{"site", "region"}, "hq", 8).empty());
+  CHECK(relayProblem(V{"site", "hq", "region"}, "hq", 8).find("loop") != std::string::npos);
+  CHECK(relayProblem(V{"a", "b"}, "a", 8).find("came back to a") != std::string::npos);
+  const V eight{"n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8"};
+  CHECK(relayProblem(eight, "hq", 8).empty());  // exactly max_hops is allowed
+  V nine = eight;
+  nine.push_back("n9");
+  CHECK(relayProblem(nine, "hq", 8).find("9 hops, more than max_hops (8)") != std::string::npos);
+  CHECK(relayProblem(V{"a", "b"}, "hq", 1).find("more than max_hops (1)") != std::string::npos);
 }
 
 TEST_CASE("a category routes to its recipients, grouped by output", "[routing]") {
@@ -78,7 +119,8 @@ TEST_CASE("a category routes to its recipients, grouped by output", "[routing]")
     CHECK(r.sinks[1].targets == std::vector<Target>{{"ops", {"alice", "bob"}}});
     CHECK(r.sinks[2].sink == Sink::ns_send);
     CHECK(r.sinks[2].targets == std::vector<Target>{{"hq-operator", {"hq", "operator"}}});
-    CHECK(r.sink_mask == (bit(Sink::local) | bit(Sink::desksend) | bit(Sink::ns_send)));
+    CHECK(r.sinks[2].channel == 5);
+    CHECK(r.channel_mask == (kLocal | kDesksend | kHq));
   }
 
   SECTION("APPERROR: operator and printer") {
@@ -88,7 +130,7 @@ TEST_CASE("a category routes to its recipients, grouped by output", "[routing]")
     CHECK(r.sinks[0].sink == Sink::local);
     CHECK(r.sinks[1].sink == Sink::printer);
     CHECK(r.sinks[1].targets == std::vector<Target>{{"printer", {}}});
-    CHECK(r.sink_mask == (bit(Sink::local) | bit(Sink::printer)));
+    CHECK(r.channel_mask == (kLocal | kPrinter));
   }
 
   SECTION("two mail recipients: one desksend delivery with two targets") {
@@ -98,7 +140,7 @@ TEST_CASE("a category routes to its recipients, grouped by output", "[routing]")
     CHECK(r.sinks[0].sink == Sink::desksend);
     CHECK(r.sinks[0].targets ==
           std::vector<Target>{{"ops", {"alice", "bob"}}, {"devs", {"carol"}}});
-    CHECK(r.sink_mask == bit(Sink::desksend));
+    CHECK(r.channel_mask == kDesksend);
   }
 
   SECTION("two console names: one local delivery naming both") {
@@ -108,25 +150,27 @@ TEST_CASE("a category routes to its recipients, grouped by output", "[routing]")
     CHECK(r.sinks[0].targets == std::vector<Target>{{"operator", {}}, {"console", {}}});
   }
 
-  SECTION("every kind: each output once, in order of first appearance") {
+  SECTION("every kind: each channel once, in order of first appearance, one per node") {
     const Route& r = routeOf(router, "EVERYWHERE");
-    REQUIRE(r.sinks.size() == 5);
+    REQUIRE(r.sinks.size() == 6);
     CHECK(r.sinks[0].sink == Sink::ds_send);
     CHECK(r.sinks[1].sink == Sink::ns_send);
     CHECK(r.sinks[2].sink == Sink::desksend);
     CHECK(r.sinks[3].sink == Sink::printer);
     CHECK(r.sinks[4].sink == Sink::local);
-    CHECK(r.sinks[1].targets == std::vector<Target>{{"hq-operator", {"hq", "operator"}},
-                                                    {"region-ops", {"region", "ops"}}});
+    CHECK(r.sinks[5].sink == Sink::ns_send);
+    CHECK(r.sinks[1].targets == std::vector<Target>{{"hq-operator", {"hq", "operator"}}});
+    CHECK(r.sinks[5].targets == std::vector<Target>{{"region-ops", {"region", "ops"}}});
+    CHECK(r.sinks[1].channel != r.sinks[5].channel);
     CHECK(r.sinks[0].targets == std::vector<Target>{{"syslog", {}}});
-    CHECK(r.sink_mask == 0x1f);
+    CHECK(r.channel_mask == (kDsSend | kHq | kDesksend | kPrinter | kLocal | kRegion));
   }
 
   SECTION("a category with no recipients routes nowhere") {
     const Route& r = routeOf(router, "NOWHERE");
     CHECK(r.recipients.empty());
     CHECK(r.sinks.empty());
-    CHECK(r.sink_mask == 0);
+    CHECK(r.channel_mask == 0);
   }
 }
 
@@ -150,7 +194,7 @@ TEST_CASE("unknown categories get the default route and say so", "[routing]") {
     const Route& r = router.route(unknown, is_default);
     CHECK(is_default);
     CHECK(r.recipients == std::vector<std::string>{"operator", "printer"});
-    CHECK(r.sink_mask == (bit(Sink::local) | bit(Sink::printer)));
+    CHECK(r.channel_mask == (kLocal | kPrinter));
   }
 }
 
@@ -189,7 +233,7 @@ TEST_CASE("recipient() resolves one name of this node, for relayed reports", "[r
     CHECK(r->recipients == std::vector<std::string>{"operator"});
     REQUIRE(r->sinks.size() == 1);
     CHECK(r->sinks[0].sink == Sink::local);
-    CHECK(r->sink_mask == bit(Sink::local));
+    CHECK(r->channel_mask == kLocal);
   }
   SECTION("a mail recipient carries its users") {
     const Route* r = router.recipient("ops");
@@ -204,13 +248,13 @@ TEST_CASE("recipient() resolves one name of this node, for relayed reports", "[r
     REQUIRE(r->sinks.size() == 1);
     CHECK(r->sinks[0].sink == Sink::ns_send);
     CHECK(r->sinks[0].targets == std::vector<Target>{{"hq-operator", {"hq", "operator"}}});
-    CHECK(r->sink_mask == bit(Sink::ns_send));
+    CHECK(r->channel_mask == kHq);
   }
   SECTION("syslog and printer") {
     REQUIRE(router.recipient("syslog") != nullptr);
-    CHECK(router.recipient("syslog")->sink_mask == bit(Sink::ds_send));
+    CHECK(router.recipient("syslog")->channel_mask == kDsSend);
     REQUIRE(router.recipient("printer") != nullptr);
-    CHECK(router.recipient("printer")->sink_mask == bit(Sink::printer));
+    CHECK(router.recipient("printer")->channel_mask == kPrinter);
   }
   SECTION("unknown names, and category names, are not recipients") {
     CHECK(router.recipient("nobody") == nullptr);
