@@ -206,6 +206,19 @@ bool tag(std::string_view& s, SyslogMessage& out) {
   return true;
 }
 
+// A word that must be the TAG by its position: taken with the space after it.
+void bareTag(std::string_view& s, SyslogMessage& out) {
+  constexpr std::size_t kMaxTag = 48;
+  const std::size_t sp = s.find(' ');
+  if (sp == 0 || sp == std::string_view::npos || sp > kMaxTag) return;
+  for (std::size_t i = 0; i < sp; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 33 || c > 126) return;
+  }
+  out.app = s.substr(0, sp);
+  s.remove_prefix(sp + 1);
+}
+
 const char* parse3164(std::string_view s, SyslogMessage& out, LocalTime& local, std::int64_t now) {
   out.format = SyslogMessage::Format::rfc3164;
   const bool stamped = bsdTimestamp(s, out, local, now) || isoTimestamp(s, out);
@@ -213,12 +226,14 @@ const char* parse3164(std::string_view s, SyslogMessage& out, LocalTime& local, 
     while (!s.empty() && s[0] == ' ')
       s.remove_prefix(1);
     // HOST TAG: MSG, or TAG: MSG when the sender left the host out (as local daemons do).
+    // After HOST, the next word is the TAG even without its colon, as rsyslog reads it: its
+    // forward formats write a tag taken from an RFC 5424 APP-NAME that way.
     if (!tag(s, out)) {
       const std::size_t sp = s.find(' ');
       if (sp != std::string_view::npos && sp > 0) {
         out.host = s.substr(0, sp);
         s.remove_prefix(sp + 1);
-        tag(s, out);
+        if (!tag(s, out)) bareTag(s, out);
       }
     }
   } else {

@@ -202,12 +202,18 @@ TEST_CASE("RFC 3164 as senders write it", "[ds_receive]") {
     CHECK(p.m.procid == "9");
     CHECK(p.m.msg == " alice : TTY=pts/0 ; ok");
   }
-  SECTION("a host and a message without a tag") {
-    const auto p = parse("<13>Nov 22 08:08:51 switch7 link down on port 3", now);
+  SECTION("after HOST the next word is the TAG, also without a colon (as rsyslog reads it)") {
+    auto p = parse("<13>Nov 22 08:08:51 switch7 linkd down on port 3", now);
     REQUIRE(p.error == nullptr);
     CHECK(p.m.host == "switch7");
-    CHECK(p.m.app.empty());
-    CHECK(p.m.msg == "link down on port 3");
+    CHECK(p.m.app == "linkd");
+    CHECK(p.m.msg == "down on port 3");
+    // rsyslog's RSYSLOG_ForwardFormat of a message that came in as RFC 5424.
+    p = parse("<34>2026-11-22T08:39:54.603+00:00 vm relayed through rsyslog", now);
+    REQUIRE(p.error == nullptr);
+    CHECK(p.m.host == "vm");
+    CHECK(p.m.app == "relayed");
+    CHECK(p.m.msg == "through rsyslog");
   }
   SECTION("no timestamp: TAG: MSG, or only MSG") {
     auto p = parse("<13>myapp: hello", now);
