@@ -18,6 +18,7 @@ if [[ "${1:-}" == "--quick" ]]; then
   checks_args=(-n 200 --every 2 -d 4)
   desksend_args=(-n 1000 -r 1)
   logscan_args=(--mb 64 -r 1 --e2e-lines 200000)
+  syslog_args=(-n 100000 -r 1)
 else
   throughput_args=()
   latency_args=()
@@ -26,6 +27,7 @@ else
   checks_args=()
   desksend_args=()
   logscan_args=()
+  syslog_args=()
 fi
 
 echo
@@ -44,3 +46,5 @@ echo
 "$build/bench/desksend" "${desksend_args[@]}"
 echo
 "$build/bench/logscan" "${logscan_args[@]}"
+echo
+"$build/bench/syslog_ingest" "${syslog_args[@]}"

@@ -134,10 +134,17 @@ struct Server::Connection : FrameSink {
         break;
     }
     std::string what(toString(why));
+    const char* done = "skipped and counted";
     if (why == Refusal::oversized) {
       what += " message (over max_message, " + std::to_string(server.cfg_.max_message) + " bytes)";
+    } else if (why == Refusal::truncated) {
+      what = "a frame cut short by the end of the connection";
+    } else if (why == Refusal::unframable) {
+      what = "an octet count over " + std::to_string(Framer::hardBound(server.cfg_.max_message)) +
+             " bytes (the stream cannot be resynchronised)";
+      done = "connection closed and counted";
     }
-    server.logProblem(logged, peer, what, sample);
+    server.logProblem(logged, peer, what, sample, done);
   }
 
   Server& server;
@@ -220,13 +227,12 @@ std::size_t Server::bufferedBytes() const {
 }
 
 void Server::logProblem(bool& logged, std::string_view peer, std::string_view what,
-                        std::string_view sample) {
+                        std::string_view sample, std::string_view done) {
   if (logged) return;
   logged = true;
   spdlog::warn(
-      "{} from {} (it starts '{}'): skipped and counted; further problems from this sender "
-      "are only counted",
-      what, peer, printable(sample, 32));
+      "{} from {} (it starts '{}'): {}; further problems from this sender are only counted", what,
+      peer, printable(sample, 32), done);
 }
 
 void Server::logUdpProblem(const std::string& peer, std::string_view what,

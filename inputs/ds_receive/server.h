@@ -92,7 +92,7 @@ class Server {
   // After the socket: hands on what is left and forgets `c` once it is empty.
   void finish(Connection& c);
   void logProblem(bool& logged, std::string_view peer, std::string_view what,
-                  std::string_view sample);
+                  std::string_view sample, std::string_view done = "skipped and counted");
   void logUdpProblem(const std::string& peer, std::string_view what, std::string_view sample);
   void watchListener(bool on);
 
