@@ -8,6 +8,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -371,6 +374,58 @@ TEST_CASE("ds_receive does not serve while another process holds ds.lock",
   REQUIRE(waitFor([&] { return tcpAccepting(port); }, 20s));
   logger({"--tcp", "-n", "127.0.0.1", "-P", std::to_string(port), "-t", "t", "after the lock"});
   CHECK(waitReport(hub, "after the lock").is_object());
+  CHECK(hub.stop() == 0);
+}
+
+TEST_CASE("without credit from the hub ds_receive stops reading and TCP pushes back",
+          "[ds_receive][integration]") {
+  const int port = freePort();
+  Hub hub(dsConfig(port));
+  startServing(hub, port);
+  const int fd = connectTcp(port);
+  REQUIRE(fd >= 0);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  const int small = 16 * 1024;  // less to send before the push-back shows
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+
+  // A stopped hub acknowledges nothing: once ds_receive has used its credit (16,384
+  // reports), it must leave the socket unread, so the sender's writes stop going through.
+  hub.process().signal(SIGSTOP);
+  struct Resume {
+    Hub& hub;
+    ~Resume() { hub.process().signal(SIGCONT); }
+  } resume{hub};
+  int sent = 0;
+  std::size_t bytes = 0;
+  std::string pending;
+  bool pushed_back = false;
+  while (!pushed_back && bytes < (64u << 20)) {
+    if (pending.empty()) {
+      for (int i = 0; i < 1000; ++i)
+        pending += "<13>1 - - - - - - bp " + std::to_string(sent++) + "\n";
+    }
+    const ssize_t n = send(fd, pending.data(), pending.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      bytes += static_cast<std::size_t>(n);
+      pending.erase(0, static_cast<std::size_t>(n));
+      continue;
+    }
+    REQUIRE(errno == EAGAIN);
+    pollfd p{fd, POLLOUT, 0};
+    pushed_back = poll(&p, 1, 500) == 0;  // not writable for half a second: nobody reads
+  }
+  INFO(bytes << " bytes sent");
+  CHECK(pushed_back);
+
+  // Resumed, the hub takes everything: nothing was dropped meanwhile.
+  hub.process().signal(SIGCONT);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  sendAll(fd, pending);
+  ::close(fd);
+  INFO("hub.log: " << readFile(hub.hubLog()));
+  CHECK(hub.waitLines(static_cast<std::size_t>(sent), 30s));
+  const auto all = reports(hub);
+  CHECK(all.size() == static_cast<std::size_t>(sent));
   CHECK(hub.stop() == 0);
 }
 
