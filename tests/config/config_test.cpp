@@ -95,7 +95,8 @@ const std::vector<BadCase> kBadCases = {
      "node: alpha\nrecipients:\n  operator: local\ncategories:\n  DISK: [operator, opz]\n", 5, 20,
      "category 'DISK': unknown recipient 'opz' (defined: operator)"},
     {"unavailable input", "node: alpha\ninputs:\n  ns_receive: {}\n", 3, 3,
-     "input 'ns_receive' is not available in this build (available: check, logscan, ds_receive, testproc)"},
+     "input 'ns_receive' is not available in this build (available: check, logscan, ds_receive, "
+     "testproc)"},
     {"unknown input", "node: alpha\ninputs:\n  tail: {}\n", 3, 3,
      "unknown input 'tail' (known: check, logscan, ns_receive, ds_receive, testproc)"},
     {"unavailable output", "node: alpha\noutputs:\n  ds_send: { target: x }\n", 3, 3,
