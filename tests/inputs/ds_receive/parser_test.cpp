@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <ctime>
+#include <memory>
 #include <string>
 
 using namespace reporthub;
@@ -17,7 +18,10 @@ namespace {
 
 constexpr std::int64_t kSecond = 1'000'000'000;
 
+// The parsed fields are views: the input is kept with them, on the heap so that moving a
+// Parsed does not move the bytes they point into.
 struct Parsed {
+  std::unique_ptr<std::string> text;
   const char* error = nullptr;
   SyslogMessage m;
 };
@@ -25,7 +29,8 @@ struct Parsed {
 Parsed parse(std::string_view text, std::int64_t now = nowNs()) {
   static LocalTime local;
   Parsed p;
-  p.error = parseSyslog(text, p.m, local, now);
+  p.text = std::make_unique<std::string>(text);
+  p.error = parseSyslog(*p.text, p.m, local, now);
   return p;
 }
 
