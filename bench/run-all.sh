@@ -19,6 +19,7 @@ if [[ "${1:-}" == "--quick" ]]; then
   desksend_args=(-n 1000 -r 1)
   logscan_args=(--mb 64 -r 1 --e2e-lines 200000)
   syslog_args=(-n 100000 -r 1)
+  ns_link_args=(-n 20000 -r 1)
 else
   throughput_args=()
   latency_args=()
@@ -28,6 +29,7 @@ else
   desksend_args=()
   logscan_args=()
   syslog_args=()
+  ns_link_args=()
 fi
 
 echo
@@ -48,3 +50,4 @@ echo
 "$build/bench/logscan" "${logscan_args[@]}"
 echo
 "$build/bench/syslog_ingest" "${syslog_args[@]}"
+"$build/bench/ns_link" "${ns_link_args[@]}"

@@ -230,13 +230,13 @@ std::size_t LogTail::poll() {
 
 // ---- Hub ------------------------------------------------------------------------------
 
-Hub::Hub(const std::string& body) {
+Hub::Hub(const std::string& body, std::string node) : node_(std::move(node)) {
   writeConfig(body);
 }
 
 void Hub::writeConfig(const std::string& body) {
   std::ofstream out(config(), std::ios::trunc);
-  out << "node: bench\npaths: { state_dir: var, run_dir: run }\n" << body;
+  out << "node: " << node_ << "\npaths: { state_dir: var, run_dir: run }\n" << body;
 }
 
 Hub::~Hub() {

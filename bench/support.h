@@ -118,7 +118,8 @@ class LogTail {
 // `reporthub run`, and guarantees it and its children are gone at the end.
 class Hub {
  public:
-  explicit Hub(const std::string& body);
+  // `node` names the hub: benches with two hubs need two names.
+  explicit Hub(const std::string& body, std::string node = "bench");
   ~Hub();
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
@@ -153,6 +154,7 @@ class Hub {
 
  private:
   TempDir dir_;
+  std::string node_;
   std::unique_ptr<Child> proc_;
 };
 

@@ -71,11 +71,7 @@ void ChildLink::ready() {
 }
 
 void ChildLink::send(const wire::Envelope& e, const std::string* body) {
-  const std::string_view b = body ? std::string_view(*body) : std::string_view();
-  sendFrames(wire::encodeView(e), body ? &b : nullptr);
-}
-
-void ChildLink::sendFrames(std::string_view env, const std::string_view* body) {
+  const auto env = wire::encodeView(e);
   for (;;) {
     try {
       // Blocking send: the hub grants credit, so this only waits if the hub is wedged.
@@ -145,32 +141,32 @@ bool ChildLink::submit(const Report& r) {
   return submit(r, std::string());
 }
 
-bool ChildLink::waitCredit() {
+bool ChildLink::submit(const Report& r, const std::string& recipient) {
   while (next_seq_ > credit_) {
     if (stop_requested_) return false;
     pump(std::chrono::milliseconds(100));
   }
-  return true;
-}
-
-bool ChildLink::submitEncoded(std::string_view id, std::string_view category,
-                              std::string_view body) {
-  if (!waitCredit()) return false;
-  auto& m = std::get<wire::Submit>(submit_);
-  m.seq = next_seq_;
-  m.id.assign(id);
-  m.category.assign(category);
-  sendFrames(wire::encodeView(submit_), &body);
-  ++next_seq_;
-  return true;
-}
-
-bool ChildLink::submit(const Report& r, const std::string& recipient) {
-  if (!waitCredit()) return false;
   const std::string body = encodeReport(r);
   wire::Submit m{next_seq_, r.id, r.category, recipient, {}};
   if (!recipient.empty()) m.via = r.via;
   send(m, &body);
+  ++next_seq_;
+  return true;
+}
+
+bool ChildLink::trySubmit(wire::Submit& m, zmq::message_t& body) {
+  if (next_seq_ > credit_) return false;
+  m.seq = next_seq_;
+  const auto env = wire::encodeView(m);
+  for (;;) {
+    try {
+      socket_.send(zmq::buffer(env), zmq::send_flags::sndmore);
+      socket_.send(body, zmq::send_flags::none);
+      break;
+    } catch (const zmq::error_t& err) {
+      if (err.num() != EINTR) throw;
+    }
+  }
   ++next_seq_;
   return true;
 }
@@ -187,6 +183,13 @@ bool ChildLink::waitAcked(Duration timeout) {
 
 void ChildLink::sendResult(const wire::Result& r) {
   send(r);
+}
+
+void ChildLink::sendControl(std::string command) {
+  // The envelope decoder's bound on a string field.
+  constexpr std::size_t kMaxCommand = 256;
+  if (command.size() > kMaxCommand) command.resize(kMaxCommand);
+  send(wire::Control{std::move(command)});
 }
 
 }  // namespace reporthub

@@ -11,7 +11,6 @@
 
 #include <functional>
 #include <string>
-#include <string_view>
 
 namespace reporthub {
 
@@ -53,10 +52,10 @@ class ChildLink {
   bool submit(const Report& r);
   // Inputs: the same for a report from a remote node, for `recipient` on this node.
   bool submit(const Report& r, const std::string& recipient);
-  // Inputs: the same for a report already encoded (encodeReport's format) by an input that
-  // builds bodies without a Report value on its hot path (ds_receive). Sends without
-  // allocating beyond what ZeroMQ does.
-  bool submitEncoded(std::string_view id, std::string_view category, std::string_view body);
+  // Inputs: forwards a report already encoded (a receiver that validated the bytes it got
+  // need not encode them again). Never waits: returns false, sending nothing, while the hub
+  // has granted no credit. Sets m.seq; `body` is consumed on success.
+  bool trySubmit(wire::Submit& m, zmq::message_t& body);
   // Inputs: waits until every submitted report is acknowledged, or the timeout passes.
   bool waitAcked(Duration timeout);
   // Inputs: whether submit() would send at once rather than wait for credit.
@@ -66,14 +65,15 @@ class ChildLink {
 
   // Outputs: reports delivery results to the hub.
   void sendResult(const wire::Result& r);
+  // Tells the hub something about this child's state, e.g. a network output's "link-up" or
+  // "link-down: REASON" (at most 256 bytes; longer text is cut).
+  void sendControl(std::string command);
 
   zmq::socket_t& socket() { return socket_; }
   int signalFd() const { return signal_fd_; }
 
  private:
   void send(const wire::Envelope& e, const std::string* body = nullptr);
-  void sendFrames(std::string_view envelope, const std::string_view* body);
-  bool waitCredit();
   void handleSignals();
   void handleMessage(std::vector<zmq::message_t>& frames);
 
@@ -86,7 +86,6 @@ class ChildLink {
   std::uint64_t acked_ = 0;
   std::uint64_t credit_ = 0;
   std::vector<zmq::message_t> frames_;
-  wire::Envelope submit_{wire::Submit{}};  // reused by submitEncoded: no strings built per report
 };
 
 }  // namespace reporthub

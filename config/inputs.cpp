@@ -4,6 +4,7 @@
 // line and column.
 #include "common/syslog.h"
 #include "common/wire.h"
+#include "config/curve_keys.h"
 #include "config/pattern.h"
 #include "config/reader.h"
 
@@ -282,6 +283,8 @@ void readNsReceive(const Section& s, const fs::path& dir, Config& cfg) {
     CurveServer curve;
     c.path("secret_key", curve.secret_key, dir, Need::required);
     c.path("allowed_clients", curve.allowed_clients, dir, Need::required);
+    checkSecretKeyFile(c, "secret_key", curve.secret_key);
+    checkAllowedClients(c, "allowed_clients", curve.allowed_clients);
     in.curve = std::move(curve);
   }
   int rate = 0;

@@ -1,6 +1,7 @@
 // The `outputs` section of the config: the operator console (always there), the printer
 // and mail to users.
 #include "common/syslog.h"
+#include "config/curve_keys.h"
 #include "config/reader.h"
 
 namespace reporthub::config::detail {
@@ -122,6 +123,7 @@ void readNsSend(const Section& s, const fs::path& dir, Config& cfg) {
   s.allowOnly({"secret_key", "heartbeat", "timeout", "retry", "restart"});
   NsSendOutput& n = cfg.outputs.ns_send;
   s.path("secret_key", n.secret_key, dir);
+  checkSecretKeyFile(s, "secret_key", n.secret_key);
   s.duration("heartbeat", n.heartbeat, Zero::refused);
   s.duration("timeout", n.timeout, Zero::refused);
   n.retry = readRetry(s.section("retry"));

@@ -896,13 +896,23 @@ bool Hub::advance(TimePoint now) {
           supervisor_.stop(id, now);
         }
         if (p.state != State::running && p.state != State::starting) continue;
-        const bool drained = backlog == 0 || channels_[*c].routing_id.empty();
-        if (drained) {
+        // An output that cannot deliver now (not connected, waiting to retry, or a link
+        // whose node is unreachable) is not waited for: its reports keep in the journal.
+        const ChannelState* st = c ? &channels_[*c] : nullptr;
+        std::string stuck;
+        if (st && st->routing_id.empty()) {
+          stuck = "is not connected";
+        } else if (st && st->retry_at > now) {
+          stuck = "is waiting to retry (" + st->last_error + ")";
+        } else if (st && st->link_known && !st->link_up) {
+          stuck = "cannot reach its node (" + st->link_error + ")";
+        }
+        if (backlog == 0 || !stuck.empty()) {
           if (backlog > 0) {
             spdlog::warn(
-                "{} is not connected; its {} undelivered reports stay in the journal "
-                "and are delivered after the next start",
-                id, backlog);
+                "{} {}; its {} undelivered reports stay in the journal and are delivered "
+                "after the next start",
+                id, stuck, backlog);
           } else {
             spdlog::info("asking {} (pid {}) to stop (drained)", id, p.pid);
           }

@@ -1,5 +1,6 @@
 // The reporthub command: run the hub, check a config, dry-run routing, and the hidden
 // `child` entry through which the hub starts its input and output processes.
+#include "common/curve.h"
 #include "common/file_io.h"
 #include "common/lock.h"
 #include "common/log.h"
@@ -25,7 +26,7 @@ namespace rh = reporthub;
 
 namespace {
 
-constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitActive = 3;
+constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitActive = 3, kExitRefused = 5;
 
 int printProblems(const rh::config::ConfigError& e) {
   for (const auto& p : e.problems())
@@ -124,6 +125,25 @@ int cmdRoute(const std::string& file, const std::string& category) {
   return kExitOk;
 }
 
+// Writes a CURVE key pair for hub-to-hub links: PREFIX.key stays on this node (the
+// ns_receive curve.secret_key or outputs.ns_send.secret_key); PREFIX.pub goes to the peers.
+int cmdKeygen(const std::string& prefix) {
+  rh::curve::KeyPair keys;
+  try {
+    keys = rh::curve::generate();
+  } catch (const std::exception& e) {
+    std::cerr << "reporthub: " << e.what() << '\n';
+    return kExitFailure;
+  }
+  if (auto err = rh::curve::writeKeyFiles(prefix, keys); !err.empty()) {
+    std::cerr << "reporthub: " << err << '\n';
+    return err.ends_with("not overwritten") ? kExitRefused : kExitFailure;
+  }
+  std::cout << "wrote " << prefix << ".key (secret, mode 0600) and " << prefix
+            << ".pub (public)\npublic key: " << keys.public_key << '\n';
+  return kExitOk;
+}
+
 const rh::RoleInfo* findRole(const std::string& name) {
   for (const auto& r : rh::inputs::registry()) {
     if (r.name == name) return &r;
@@ -193,6 +213,11 @@ int main(int argc, char** argv) {
   route->add_option("-c,--config", file, "config file")->required();
   route->add_option("category", category, "report category")->required();
 
+  std::string prefix = "reporthub";
+  auto* keygen = app.add_subcommand(
+      "keygen", "write a CURVE key pair for hub-to-hub links: PREFIX.key and PREFIX.pub");
+  keygen->add_option("-o,--output", prefix, "file name prefix (default: reporthub)");
+
   std::string role, hub, id;
   int config_fd = -1;
   std::vector<std::string> child_args;
@@ -214,6 +239,7 @@ int main(int argc, char** argv) {
   if (*run) return cmdRun(file);
   if (*check) return cmdCheckConfig(file);
   if (*route) return cmdRoute(file, category);
+  if (*keygen) return cmdKeygen(prefix);
   if (*child) return cmdChild(role, hub, id.empty() ? role : id, file, config_fd, child_args);
   return kExitUsage;
 }

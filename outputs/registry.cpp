@@ -3,6 +3,7 @@
 
 #include "outputs/desksend/desksend.h"
 #include "outputs/local/local.h"
+#include "outputs/ns_send/ns_send.h"
 #include "outputs/printer/printer.h"
 
 namespace reporthub::outputs {
@@ -16,6 +17,9 @@ std::span<const OutputRole> registry() {
       {{"desksend", wire::Kind::output, &desksend::main,
         "mail to users: one message per user into Maildirs, optionally by SMTP"},
        routing::Sink::desksend},
+      {{"ns_send", wire::Kind::output, &ns_send::main,
+        "forwards to a remote hub's ns_receive, one process per node"},
+       routing::Sink::ns_send},
   };
   return kRoles;
 }

@@ -1,10 +1,10 @@
 // hubctl: the operator's and jobs' client for a running hub. It finds the hub's control
 // socket through the config (paths.run_dir), asks, and turns the answer into an exit code
 // (DESIGN §4): 0 ok, 1 failure, 2 usage or config error, 4 no hub running, 5 refused.
+#include "common/lock.h"
 #include "common/report.h"
 #include "common/zmq_util.h"
 #include "config/config.h"
-#include "common/lock.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -126,8 +126,8 @@ void printStatusTable(const json& st) {
   }
   const auto links = st.value("links", json::array());
   if (!links.empty()) {
-    std::printf("\n%-16s %-28s %-10s %-10s %-9s %-10s %s\n", "LINK TO NODE", "ADDRESS",
-                "CONNECTED", "SINCE", "BACKLOG", "DELIVERED", "LAST ERROR");
+    std::printf("\n%-16s %-28s %-10s %-10s %-9s %-10s %s\n", "LINK TO NODE", "ADDRESS", "CONNECTED",
+                "SINCE", "BACKLOG", "DELIVERED", "LAST ERROR");
     const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();

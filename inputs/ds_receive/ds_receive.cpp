@@ -37,11 +37,17 @@ class LinkSubmitter : public Submitter {
   explicit LinkSubmitter(ChildLink& link) : link_(link) {}
   bool hasCredit() override { return link_.hasCredit(); }
   void submit(std::string_view id, std::string_view category, std::string_view body) override {
-    link_.submitEncoded(id, category, body);
+    // One Submit reused: its strings keep their capacity, so no allocation per report here.
+    m_.id.assign(id);
+    m_.category.assign(category);
+    zmq::message_t frame(body.data(), body.size());
+    // Called only while the hub grants credit (Ingest checks hasCredit first).
+    link_.trySubmit(m_, frame);
   }
 
  private:
   ChildLink& link_;
+  wire::Submit m_;
 };
 
 std::string summary(const ServerCounters& c, std::uint64_t submitted, std::size_t open) {

@@ -52,8 +52,7 @@ class RemoteFeed {
     r.severity = Severity::warning;
     r.text = text;
     r.via = via;
-    send({wire::encode(wire::Submit{++seq_, r.id, r.category, recipient, via}),
-          encodeReport(r)});
+    send({wire::encode(wire::Submit{++seq_, r.id, r.category, recipient, via}), encodeReport(r)});
     return r.id;
   }
 
@@ -69,13 +68,6 @@ class RemoteFeed {
   zmq::socket_t socket_;
   std::uint64_t seq_ = 0;
 };
-
-std::size_t countOf(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1))
-    ++n;
-  return n;
-}
 
 }  // namespace
 
