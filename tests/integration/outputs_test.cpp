@@ -17,13 +17,6 @@ using namespace reporthub::test;
 
 namespace {
 
-std::size_t count(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1))
-    ++n;
-  return n;
-}
-
 }  // namespace
 
 TEST_CASE("a report for operator, printer and ops reaches each once", "[outputs][integration]") {
@@ -49,10 +42,10 @@ TEST_CASE("a report for operator, printer and ops reaches each once", "[outputs]
   }));
   REQUIRE(hub.stop() == 0);
 
-  CHECK(count(readFile(hub.operatorLog()), "[" + id + "]") == 1);
+  CHECK(countOf(readFile(hub.operatorLog()), "[" + id + "]") == 1);
   const std::string printed = readFile(hub.dir() / "printed");
-  CHECK(count(printed, "Report:   " + id) == 1);
-  CHECK(count(printed, "disk sda failed") == 1);
+  CHECK(countOf(printed, "Report:   " + id) == 1);
+  CHECK(countOf(printed, "disk sda failed") == 1);
   for (const char* user : {"alice", "bob"}) {
     INFO(user);
     const auto files = filesIn(mail / user / "new");
@@ -89,7 +82,7 @@ TEST_CASE("a printer killed mid-stream prints every report, repeating none",
   // Kill the printer twice while it works through the reports, each time after it has
   // printed some more.
   for (int kill = 1; kill <= 2; ++kill) {
-    REQUIRE(waitFor([&] { return count(readFile(printed), "Report:") >= kill * 50u; }, 20s));
+    REQUIRE(waitFor([&] { return countOf(readFile(printed), "Report:") >= kill * 50u; }, 20s));
     const auto pid = hub.processStatus("printer")["pid"].get<int>();
     REQUIRE(pid > 0);
     ::kill(pid, SIGKILL);

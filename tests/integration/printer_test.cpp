@@ -40,13 +40,6 @@ void printScript(const Hub& hub, int failures) {
   fs::permissions(script, fs::perms::owner_all);
 }
 
-std::size_t count(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1))
-    ++n;
-  return n;
-}
-
 const std::string kRouting =
     "recipients:\n"
     "  operator: local\n"
@@ -66,7 +59,7 @@ TEST_CASE("a report for operator and printer is logged once and printed once",
       hub.hubctl({"report", "-C", "PRINTME", "-s", "error", "-a", "disk=sda", "disk sda failed"});
   REQUIRE(r.code == 0);
   const std::string id = r.out.substr(0, r.out.find('\n'));
-  REQUIRE(waitFor([&] { return count(readFile(hub.dir() / "printed"), "==END==") == 1; }));
+  REQUIRE(waitFor([&] { return countOf(readFile(hub.dir() / "printed"), "==END==") == 1; }));
   const std::string page = readFile(hub.dir() / "printed");
   CHECK(page.find("reporthub report from alpha") != std::string::npos);
   CHECK(page.find("Category: PRINTME") != std::string::npos);
@@ -75,9 +68,9 @@ TEST_CASE("a report for operator and printer is logged once and printed once",
   CHECK(page.find("disk sda failed") != std::string::npos);
   CHECK(page.find("  disk: sda") != std::string::npos);
   REQUIRE(hub.waitLines(1));
-  CHECK(count(readFile(hub.operatorLog()), id) == 1);
+  CHECK(countOf(readFile(hub.operatorLog()), id) == 1);
   REQUIRE(hub.stop() == 0);
-  CHECK(count(readFile(hub.dir() / "printed"), "==END==") == 1);
+  CHECK(countOf(readFile(hub.dir() / "printed"), "==END==") == 1);
 }
 
 TEST_CASE("a print command failing three times prints once, with one operator message",
@@ -91,15 +84,15 @@ TEST_CASE("a print command failing three times prints once, with one operator me
   printScript(hub, 3);
   hub.start();
   REQUIRE(hub.hubctl({"report", "-C", "PRINTME", "paper jam test"}).code == 0);
-  REQUIRE(waitFor([&] { return count(readFile(hub.dir() / "printed"), "==END==") == 1; }, 15s));
+  REQUIRE(waitFor([&] { return countOf(readFile(hub.dir() / "printed"), "==END==") == 1; }, 15s));
   CHECK(readFile(hub.dir() / "runs") == "4\n");
-  CHECK(count(readFile(hub.dir() / "printed"), "paper jam test") == 1);
+  CHECK(countOf(readFile(hub.dir() / "printed"), "paper jam test") == 1);
   // The operator heard of the outage once, and of the recovery once.
-  REQUIRE(waitFor([&] { return count(readFile(hub.operatorLog()), "delivering again") == 1; }));
+  REQUIRE(waitFor([&] { return countOf(readFile(hub.operatorLog()), "delivering again") == 1; }));
   const std::string log = readFile(hub.operatorLog());
-  CHECK(count(log, "printer has failed 3 delivery attempts in a row") == 1);
-  CHECK(count(log, "printer on fire (run 3)") == 1);
-  CHECK(count(log, "REPORTHUB warning") == 1);
+  CHECK(countOf(log, "printer has failed 3 delivery attempts in a row") == 1);
+  CHECK(countOf(log, "printer on fire (run 3)") == 1);
+  CHECK(countOf(log, "REPORTHUB warning") == 1);
   const auto st = hub.status();
   bool seen = false;
   for (const auto& o : st["outputs"]) {
@@ -135,7 +128,7 @@ TEST_CASE("a print command that hangs is killed and retried", "[printer][integra
     return false;
   }));
   writeFile(hub.dir() / "ok", "");
-  REQUIRE(waitFor([&] { return count(readFile(hub.dir() / "printed"), "slow printer") == 1; }));
+  REQUIRE(waitFor([&] { return countOf(readFile(hub.dir() / "printed"), "slow printer") == 1; }));
   REQUIRE(hub.stop() == 0);
 }
 
@@ -148,9 +141,9 @@ TEST_CASE("a batch interval makes one job of the reports in it", "[printer][inte
   for (int i = 0; i < 5; ++i) {
     REQUIRE(hub.hubctl({"report", "-C", "PRINTME", "batched " + std::to_string(i)}).code == 0);
   }
-  REQUIRE(waitFor([&] { return count(readFile(hub.dir() / "printed"), "batched") == 5; }));
+  REQUIRE(waitFor([&] { return countOf(readFile(hub.dir() / "printed"), "batched") == 5; }));
   CHECK(readFile(hub.dir() / "jobs") == "job\n");
-  CHECK(count(readFile(hub.dir() / "printed"), "\f") == 4);  // five pages, one job
+  CHECK(countOf(readFile(hub.dir() / "printed"), "\f") == 4);  // five pages, one job
   REQUIRE(hub.stop() == 0);
 }
 

@@ -69,13 +69,6 @@ class RemoteFeed {
   std::uint64_t seq_ = 0;
 };
 
-std::size_t countOf(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1))
-    ++n;
-  return n;
-}
-
 }  // namespace
 
 TEST_CASE("a remote report goes to the recipient it names, not where its category goes",

@@ -51,6 +51,14 @@ inline std::string readFile(const std::filesystem::path& p) {
   return ss.str();
 }
 
+// How many times `what` occurs in `text` (overlaps counted): log lines, messages.
+inline std::size_t countOf(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1))
+    ++n;
+  return n;
+}
+
 // How many entries a directory has, cheaply (no path objects): for polling while thousands
 // of files arrive. Dot files are not counted.
 inline std::size_t countFiles(const std::filesystem::path& dir) {
