@@ -49,34 +49,9 @@ ConfigError::ConfigError(std::vector<Problem> problems)
 
 namespace {
 
-// What this build can run. The planned names are listed too, so a config written for the
-// full design gets "not available in this build" instead of "unknown", which reads as a typo.
-struct Plugin {
-  std::string_view name;
-  bool available;
-};
-constexpr Plugin kInputs[] = {{"check", true},
-                              {"logscan", true},
-                              {"ns_receive", true},
-                              {"ds_receive", false},
-                              {"testproc", true}};
-constexpr Plugin kOutputs[] = {
-    {"local", true}, {"printer", true}, {"desksend", true}, {"ns_send", true}, {"ds_send", false}};
-
-const Plugin* findPlugin(std::span<const Plugin> table, std::string_view name) {
-  for (const Plugin& p : table) {
-    if (p.name == name) return &p;
-  }
-  return nullptr;
-}
-
-std::string pluginNames(std::span<const Plugin> table, bool available_only) {
-  std::vector<std::string_view> names;
-  for (const Plugin& p : table) {
-    if (p.available || !available_only) names.push_back(p.name);
-  }
-  return joinNames(names);
-}
+// The inputs and outputs the config may name (their registries run them).
+constexpr std::string_view kInputs[] = {"check", "logscan", "ns_receive", "ds_receive", "testproc"};
+constexpr std::string_view kOutputs[] = {"local", "printer", "desksend", "ns_send", "ds_send"};
 
 constexpr std::pair<std::string_view, Pending> kPendingNames[] = {{"replay", Pending::replay},
                                                                   {"discard", Pending::discard}};
@@ -113,17 +88,13 @@ fs::path defaultStateDir(const fs::path& dir) {
   return resolve(dir, "var");
 }
 
-// Keys of a plugin table section (inputs, outputs): planned-but-missing and unknown names.
-void checkPlugins(const Section& s, std::span<const Plugin> table, std::string_view kind) {
+// Keys of the inputs or outputs section: unknown names list the known ones.
+void checkPlugins(const Section& s, std::span<const std::string_view> known,
+                  std::string_view kind) {
   for (const auto& e : s.entries()) {
-    const Plugin* p = findPlugin(table, e.key);
-    if (!p) {
+    if (std::find(known.begin(), known.end(), e.key) == known.end()) {
       s.ctx().add(e.key_mark, "unknown " + std::string(kind) + " '" + e.key +
-                                  "' (known: " + pluginNames(table, false) + ")");
-    } else if (!p->available) {
-      s.ctx().add(e.key_mark, std::string(kind) + " '" + e.key +
-                                  "' is not available in this build (available: " +
-                                  pluginNames(table, true) + ")");
+                                  "' (known: " + joinNames(known) + ")");
     }
   }
 }
@@ -276,12 +247,9 @@ void readRecipients(const Section& recipients, Config& cfg, std::vector<std::str
     auto r = readRecipient(ctx, e.value, cfg);
     if (!r) continue;
     const std::string_view output = outputOf(*r);
-    if (!findPlugin(kOutputs, output)->available) {
-      ctx.add(e.value.mark, "recipient '" + e.key + "' needs output '" + std::string(output) +
-                                "', which is not available in this build");
-    } else if ((output == "printer" && !cfg.outputs.printer) ||
-               (output == "desksend" && !cfg.outputs.desksend) ||
-               (output == "ds_send" && !cfg.outputs.ds_send)) {
+    if ((output == "printer" && !cfg.outputs.printer) ||
+        (output == "desksend" && !cfg.outputs.desksend) ||
+        (output == "ds_send" && !cfg.outputs.ds_send)) {
       ctx.add(e.value.mark, "recipient '" + e.key + "' needs outputs." + std::string(output) +
                                 ", which is not configured");
     }

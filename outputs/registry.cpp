@@ -2,6 +2,7 @@
 #include "outputs/registry.h"
 
 #include "outputs/desksend/desksend.h"
+#include "outputs/ds_send/ds_send.h"
 #include "outputs/local/local.h"
 #include "outputs/ns_send/ns_send.h"
 #include "outputs/printer/printer.h"
@@ -20,6 +21,9 @@ std::span<const OutputRole> registry() {
       {{"ns_send", wire::Kind::output, &ns_send::main,
         "forwards to a remote hub's ns_receive, one process per node"},
        routing::Sink::ns_send},
+      {{"ds_send", wire::Kind::output, &ds_send::main,
+        "forwards to a syslog server: RFC 5424 over TCP with octet counting"},
+       routing::Sink::ds_send},
   };
   return kRoles;
 }

@@ -94,14 +94,12 @@ const std::vector<BadCase> kBadCases = {
     {"category naming an undefined recipient",
      "node: alpha\nrecipients:\n  operator: local\ncategories:\n  DISK: [operator, opz]\n", 5, 20,
      "category 'DISK': unknown recipient 'opz' (defined: operator)"},
-    {"unavailable input", "node: alpha\ninputs:\n  ds_receive: {}\n", 3, 3,
-     "input 'ds_receive' is not available in this build (available: check, logscan, ns_receive, "
-     "testproc)"},
+    {"ns_receive without listen", "node: alpha\ninputs:\n  ns_receive: {}\n", 3, 15,
+     "missing required key 'listen' in inputs.ns_receive"},
     {"unknown input", "node: alpha\ninputs:\n  tail: {}\n", 3, 3,
      "unknown input 'tail' (known: check, logscan, ns_receive, ds_receive, testproc)"},
-    {"unavailable output", "node: alpha\noutputs:\n  ds_send: { target: x }\n", 3, 3,
-     "output 'ds_send' is not available in this build (available: local, printer, desksend, "
-     "ns_send)"},
+    {"ds_send with a bad target", "node: alpha\noutputs:\n  ds_send: { target: x }\n", 3, 22,
+     "outputs.ds_send.target: expected tcp://HOST:PORT, got 'x'"},
     {"recipient needing an unconfigured output",
      "node: alpha\nrecipients:\n  operator: local\n  ops: { mail: [alice, bob] }\n", 4, 8,
      "recipient 'ops' needs outputs.desksend, which is not configured"},

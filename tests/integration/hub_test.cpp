@@ -115,7 +115,8 @@ TEST_CASE("bad configs exit 2 naming the line and column", "[hub][integration][c
       {"undefined node", "node: a\nrecipients:\n  hq: { node: hq, recipient: operator }\n",
        "3:", "hq"},
       {"bad severity-like enum", "node: a\noutputs: { local: { format: xml } }\n", "2:29:", "xml"},
-      {"unavailable input", "node: a\ninputs:\n  ds_receive: {}\n", "3:3:", "not available"},
+      {"receiver without an address", "node: a\ninputs:\n  ns_receive: {}\n", "3:",
+       "listen"},
       {"invalid logscan pattern",
        "node: a\ninputs:\n  logscan:\n    files:\n      - path: x.log\n        rules:\n"
        "          - { match: 'a(b', category: X }\n",
