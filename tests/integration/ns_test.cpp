@@ -150,7 +150,9 @@ TEST_CASE("reports wait at the site while hq is down and arrive exactly once whe
           "[ns][integration]") {
   constexpr int kReports = 10'000;
   const int port = freePort();
-  Hub site(siteConfig(port, kReports), "site");
+  // A retry pause far longer than the wait below: the backlog must move when the link comes
+  // up, not when the pause ends.
+  Hub site(siteConfig(port, kReports, ", retry: { first: 60s, max: 60s }"), "site");
   site.start();
   // All of them journaled at the site while nothing listens at hq.
   REQUIRE(waitFor([&] { return accepted(site) >= kReports; }, 30s, 50ms));
@@ -176,7 +178,7 @@ TEST_CASE("reports wait at the site while hq is down and arrive exactly once whe
         ids = nsIds(hq.operatorLog());
         return ids.size() >= static_cast<std::size_t>(kReports);
       },
-      60s, 50ms));
+      40s, 50ms));
   CHECK(site.stop() == 0);
   CHECK(hq.stop() == 0);
   ids = nsIds(hq.operatorLog());
