@@ -18,6 +18,7 @@ if [[ "${1:-}" == "--quick" ]]; then
   checks_args=(-n 200 --every 2 -d 4)
   desksend_args=(-n 1000 -r 1)
   logscan_args=(--mb 64 -r 1 --e2e-lines 200000)
+  syslog_args=(-n 100000 -r 1)
   ns_link_args=(-n 20000 -r 1)
   ds_send_args=(-n 20000 -r 1)
 else
@@ -28,6 +29,7 @@ else
   checks_args=()
   desksend_args=()
   logscan_args=()
+  syslog_args=()
   ns_link_args=()
   ds_send_args=()
 fi
@@ -49,5 +51,6 @@ echo
 echo
 "$build/bench/logscan" "${logscan_args[@]}"
 echo
+"$build/bench/syslog_ingest" "${syslog_args[@]}"
 "$build/bench/ns_link" "${ns_link_args[@]}"
 "$build/bench/ds_send" "${ds_send_args[@]}"

@@ -643,6 +643,8 @@ void Hub::handleLinkState(Peer& peer, const std::string& command) {
     spdlog::warn("{}: link down: {}; its reports wait in the journal", peer.id, st.link_error);
   } else {
     spdlog::info("{}: link up", peer.id);
+    // The node is back: what waits for it goes now, not when the retry pause ends.
+    st.retry_at = TimePoint{};
   }
   status_dirty_ = true;
 }

@@ -1,0 +1,20 @@
+// The ds_receive input role: accepts syslog over TCP (and UDP if configured), maps each
+// message to a report and submits it to the hub (DESIGN §1). It runs only while its hub
+// holds <state_dir>/ds.lock, and on DMStop stage 1 it stops accepting, closes every
+// connection, submits what it had already read and exits.
+#pragma once
+
+#include "common/role.h"
+
+#include <filesystem>
+#include <string>
+
+namespace reporthub::inputs::ds_receive {
+
+int main(ChildContext& ctx);
+
+// Why this process must not serve syslog: "" while process `hub_pid` holds ds.lock at
+// `path`, else the reason (nobody holds it, or another process does).
+std::string dsLockProblem(const std::filesystem::path& path, long hub_pid);
+
+}  // namespace reporthub::inputs::ds_receive
