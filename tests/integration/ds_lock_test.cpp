@@ -68,6 +68,8 @@ TEST_CASE("DS processes exit when the hub does not hold ds.lock", "[ds][integrat
   other->release();
   REQUIRE(
       waitFor([&] { return ExclusiveLock::holder(hub.dir() / "var/ds.lock").has_value(); }, 15s));
-  CHECK(readFile(hub.hubLog()).find("DS transport available") != std::string::npos);
+  // The log line follows the lock: wait for it rather than read the log at once.
+  CHECK(waitFor(
+      [&] { return readFile(hub.hubLog()).find("DS transport available") != std::string::npos; }));
   CHECK(hub.stop() == 0);
 }
