@@ -191,7 +191,7 @@ TEST_CASE("the status file identifies each child by pid and kernel start time",
   const int pid = hub.processStatus("local")["pid"];
   REQUIRE(waitFor([&] {
     auto st = json::parse(readFile(hub.dir() / "var/status.json"), nullptr, false);
-    return !st.is_discarded() && st["processes"][0]["pid"] == pid;
+    return !st.is_discarded() && st["processes"][0]["pid"] == pid && st["phase"] == "running";
   }));
   const auto st = json::parse(readFile(hub.dir() / "var/status.json"));
   const std::uint64_t starttime = processStartTime(pid);
