@@ -2,6 +2,7 @@
 // files report every problem at the exact line and column an operator would look at.
 #include "config/config.h"
 
+#include "tests/config/problems.h"
 #include "tests/support/temp_dir.h"
 
 #include <catch2/catch.hpp>
@@ -17,39 +18,14 @@ namespace fs = std::filesystem;
 using namespace reporthub;
 using namespace reporthub::config;
 
+using reporthub::test::has;
+using reporthub::test::listed;
+using reporthub::test::loaded;
+using reporthub::test::problemsOf;
+
 namespace {
 
 using reporthub::test::TempDir;
-
-// Loads `yaml` from a file and returns the problems reported (empty if it loaded).
-std::vector<Problem> problemsOf(const std::string& yaml) {
-  TempDir dir;
-  const fs::path file = dir.write("hub.yaml", yaml);
-  try {
-    load(file);
-  } catch (const ConfigError& e) {
-    for (const Problem& p : e.problems())
-      CHECK(p.file == file.string());
-    return e.problems();
-  }
-  return {};
-}
-
-std::string listed(const std::vector<Problem>& problems) {
-  std::string out;
-  for (const Problem& p : problems)
-    out += "\n  " + p.str();
-  return out;
-}
-
-bool has(const std::vector<Problem>& problems, int line, int column, const std::string& text) {
-  for (const Problem& p : problems) {
-    if (p.line == line && p.column == column && p.message.find(text) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
-}
 
 struct BadCase {
   const char* what;

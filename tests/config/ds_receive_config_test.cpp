@@ -2,6 +2,7 @@
 // loads with its values and defaults; each mistake is reported at its FILE:LINE:COL.
 #include "config/config.h"
 
+#include "tests/config/problems.h"
 #include "tests/support/temp_dir.h"
 
 #include <catch2/catch.hpp>
@@ -13,32 +14,12 @@ namespace fs = std::filesystem;
 using namespace reporthub;
 using namespace reporthub::config;
 
-namespace {
+using reporthub::test::has;
+using reporthub::test::listed;
+using reporthub::test::loaded;
+using reporthub::test::problemsOf;
 
-std::vector<Problem> problemsOf(const std::string& yaml) {
-  test::TempDir dir;
-  const fs::path file = dir.write("hub.yaml", yaml);
-  try {
-    load(file);
-  } catch (const ConfigError& e) {
-    return e.problems();
-  }
-  return {};
-}
-
-std::string listed(const std::vector<Problem>& problems) {
-  std::string out;
-  for (const Problem& p : problems)
-    out += "\n  " + p.str();
-  return out;
-}
-
-Config loaded(const std::string& yaml) {
-  test::TempDir dir;
-  return load(dir.write("hub.yaml", yaml));
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("ds_receive loads with its values and defaults", "[config][ds_receive]") {
   const Config minimal = loaded(

@@ -2,6 +2,7 @@
 // numbers, and every problem at the line and column an operator would look at.
 #include "config/config.h"
 
+#include "tests/config/problems.h"
 #include "tests/support/temp_dir.h"
 
 #include <catch2/catch.hpp>
@@ -13,40 +14,14 @@ namespace fs = std::filesystem;
 using namespace reporthub;
 using namespace reporthub::config;
 
+using reporthub::test::has;
+using reporthub::test::listed;
+using reporthub::test::loaded;
+using reporthub::test::problemsOf;
+
 namespace {
 
 using reporthub::test::TempDir;
-
-std::vector<Problem> problemsOf(const std::string& yaml) {
-  TempDir dir;
-  const fs::path file = dir.write("hub.yaml", yaml);
-  try {
-    load(file);
-  } catch (const ConfigError& e) {
-    return e.problems();
-  }
-  return {};
-}
-
-std::string listed(const std::vector<Problem>& problems) {
-  std::string out;
-  for (const Problem& p : problems)
-    out += "\n  " + p.str();
-  return out;
-}
-
-bool has(const std::vector<Problem>& problems, int line, int column, const std::string& text) {
-  for (const Problem& p : problems) {
-    if (p.line == line && p.column == column && p.message.find(text) != std::string::npos)
-      return true;
-  }
-  return false;
-}
-
-Config loaded(const std::string& yaml) {
-  TempDir dir;
-  return load(dir.write("hub.yaml", yaml));
-}
 
 const std::string kRouted =
     "recipients:\n"
