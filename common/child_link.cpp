@@ -106,12 +106,13 @@ void ChildLink::handleMessage(std::vector<zmq::message_t>& frames) {
   if (auto* ack = std::get_if<wire::Ack>(&env)) {
     acked_ = std::max(acked_, ack->upto);
     credit_ = std::max(credit_, ack->credit);
-  } else if (auto* d = std::get_if<wire::Deliver>(&env)) {
-    if (frames.size() != 2) {
-      spdlog::warn("delivery {} without body; ignored", d->seq);
+  } else if (auto* b = std::get_if<wire::DeliverBatch>(&env)) {
+    if (frames.size() != 2 || !wire::splitBodies(zmqu::view(frames[1]), b->sizes, bodies_)) {
+      spdlog::warn("deliveries {}.. without their bodies; ignored", b->deliveries.front().seq);
       return;
     }
-    if (on_deliver) on_deliver(*d, frames[1]);
+    for (std::size_t i = 0; on_deliver && i < bodies_.size(); ++i)
+      on_deliver(b->deliveries[i], bodies_[i]);
   } else if (auto* c = std::get_if<wire::Control>(&env)) {
     if (c->command == "deskon") desk_on_ = true;
     if (c->command == "deskoff") desk_on_ = false;
@@ -121,6 +122,7 @@ void ChildLink::handleMessage(std::vector<zmq::message_t>& frames) {
 }
 
 bool ChildLink::pump(Duration timeout) {
+  flush();
   std::vector<zmq::pollitem_t> items{{socket_.handle(), 0, ZMQ_POLLIN, 0},
                                      {nullptr, signal_fd_, ZMQ_POLLIN, 0}};
   zmqu::poll(items, timeout);
@@ -146,6 +148,7 @@ bool ChildLink::submit(const Report& r, const std::string& recipient) {
     if (stop_requested_) return false;
     pump(std::chrono::milliseconds(100));
   }
+  flush();  // keeps the order of reports gathered before
   const std::string body = encodeReport(r);
   wire::Submit m{next_seq_, r.id, r.category, recipient, {}};
   if (!recipient.empty()) m.via = r.via;
@@ -154,24 +157,29 @@ bool ChildLink::submit(const Report& r, const std::string& recipient) {
   return true;
 }
 
-bool ChildLink::trySubmit(wire::Submit& m, zmq::message_t& body) {
+bool ChildLink::trySubmit(const wire::Submit& m, std::string_view body) {
   if (next_seq_ > credit_) return false;
-  m.seq = next_seq_;
-  const auto env = wire::encodeView(m);
-  for (;;) {
-    try {
-      socket_.send(zmq::buffer(env), zmq::send_flags::sndmore);
-      socket_.send(body, zmq::send_flags::none);
-      break;
-    } catch (const zmq::error_t& err) {
-      if (err.num() != EINTR) throw;
-    }
-  }
+  if (batch_.reports.empty()) batch_.seq = next_seq_;
+  batch_.reports.push_back(m);
+  batch_.reports.back().seq = next_seq_;
+  batch_.sizes.push_back(static_cast<std::uint32_t>(body.size()));
+  batch_body_.append(body);
   ++next_seq_;
+  if (batch_.reports.size() >= wire::kMaxBatch || batch_body_.size() >= wire::kBatchBodyBytes)
+    flush();
   return true;
 }
 
+void ChildLink::flush() {
+  if (batch_.reports.empty()) return;
+  send(batch_, &batch_body_);
+  batch_.reports.clear();
+  batch_.sizes.clear();
+  batch_body_.clear();
+}
+
 bool ChildLink::waitAcked(Duration timeout) {
+  flush();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (acked_ < next_seq_ - 1) {
     auto left = std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now());

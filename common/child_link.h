@@ -11,6 +11,8 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace reporthub {
 
@@ -40,22 +42,26 @@ class ChildLink {
   // Called for control commands from the hub ("deskon", "deskoff", "stop") and for SIGHUP
   // ("reopen"). Stop requests also set stopRequested().
   std::function<void(const std::string&)> on_control;
-  // Outputs: called for each delivery; the body is the encoded report.
-  std::function<void(wire::Deliver&, const zmq::message_t& body)> on_deliver;
+  // Outputs: called for each delivery, in order; the body is the encoded report, valid
+  // during the call.
+  std::function<void(const wire::Deliver&, std::string_view body)> on_deliver;
 
-  // Waits up to `timeout` for socket or signal activity and dispatches it. Returns true if
-  // anything was handled.
+  // Sends the batch being gathered, then waits up to `timeout` for socket or signal
+  // activity and dispatches it. Returns true if anything was handled.
   bool pump(Duration timeout);
 
-  // Inputs: sends one report, first waiting (pumping) while the hub has granted no credit.
-  // Returns false if a stop was requested while waiting.
+  // Inputs: sends one report at once, first waiting (pumping) while the hub has granted no
+  // credit. Returns false if a stop was requested while waiting.
   bool submit(const Report& r);
   // Inputs: the same for a report from a remote node, for `recipient` on this node.
   bool submit(const Report& r, const std::string& recipient);
-  // Inputs: forwards a report already encoded (a receiver that validated the bytes it got
-  // need not encode them again). Never waits: returns false, sending nothing, while the hub
-  // has granted no credit. Sets m.seq; `body` is consumed on success.
-  bool trySubmit(wire::Submit& m, zmq::message_t& body);
+  // Inputs: adds a report already encoded to the batch being gathered (a receiver that
+  // validated the bytes it got need not encode them again), for a role that takes in many
+  // reports at a time. Never waits: returns false, adding nothing, while the hub has granted
+  // no credit. The batch goes to the hub once full, on flush(), and when pump() is called:
+  // a role calls flush() before it waits on anything but pump().
+  bool trySubmit(const wire::Submit& m, std::string_view body);
+  void flush();
   // Inputs: waits until every submitted report is acknowledged, or the timeout passes.
   bool waitAcked(Duration timeout);
   // Inputs: whether submit() would send at once rather than wait for credit.
@@ -86,6 +92,9 @@ class ChildLink {
   std::uint64_t acked_ = 0;
   std::uint64_t credit_ = 0;
   std::vector<zmq::message_t> frames_;
+  wire::SubmitBatch batch_;  // gathered by trySubmit, not yet sent
+  std::string batch_body_;
+  std::vector<std::string_view> bodies_;  // a received batch, split
 };
 
 }  // namespace reporthub

@@ -51,11 +51,44 @@ class Fields {
   bool names(std::uint32_t i, std::vector<std::string>& out) const {
     return i < n_ && strings(p_[i], out);
   }
+  bool array(std::uint32_t i, Fields& out) const {
+    if (i >= n_ || p_[i].type != msgpack::type::ARRAY) return false;
+    out = Fields(p_[i].via.array.ptr, p_[i].via.array.size);
+    return true;
+  }
+  // An array of at most kMaxBatch elements, each an array read by `item`.
+  template <class T, class F>
+  bool batch(std::uint32_t i, std::vector<T>& out, F item) const {
+    if (i >= n_ || p_[i].type != msgpack::type::ARRAY || p_[i].via.array.size > kMaxBatch) {
+      return false;
+    }
+    out.resize(p_[i].via.array.size);
+    for (std::uint32_t k = 0; k < p_[i].via.array.size; ++k) {
+      const msgpack::object& o = p_[i].via.array.ptr[k];
+      if (o.type != msgpack::type::ARRAY ||
+          !item(Fields(o.via.array.ptr, o.via.array.size), out[k]))
+        return false;
+    }
+    return true;
+  }
+  bool sizes(std::uint32_t i, std::vector<std::uint32_t>& out) const {
+    if (i >= n_ || p_[i].type != msgpack::type::ARRAY || p_[i].via.array.size > kMaxBatch) {
+      return false;
+    }
+    out.resize(p_[i].via.array.size);
+    for (std::uint32_t k = 0; k < p_[i].via.array.size; ++k) {
+      std::uint64_t v = 0;
+      if (!mp::getUint(p_[i].via.array.ptr[k], v) || v > kMaxBodyBytes) return false;
+      out[k] = static_cast<std::uint32_t>(v);
+    }
+    return true;
+  }
   bool targets(std::uint32_t i, std::vector<Target>& out) const {
     if (i >= n_ || p_[i].type != msgpack::type::ARRAY || p_[i].via.array.size > kMaxParams) {
       return false;
     }
     out.clear();
+    out.reserve(p_[i].via.array.size);
     for (std::uint32_t k = 0; k < p_[i].via.array.size; ++k) {
       const msgpack::object& t = p_[i].via.array.ptr[k];
       if (t.type != msgpack::type::ARRAY || t.via.array.size != 2) return false;
@@ -74,16 +107,64 @@ class Fields {
   std::uint32_t n_;
 };
 
+// A report of a submission: [id, category], or [id, category, recipient, via] from a
+// remote node. The seq is not part of it.
+void packSubmit(Packer& pk, const Submit& m) {
+  const bool remote = !m.recipient.empty();
+  pk.pack_array(remote ? 4 : 2);
+  pk.pack(m.id);
+  pk.pack(m.category);
+  if (remote) {
+    pk.pack(m.recipient);
+    pk.pack(m.via);
+  }
+}
+
+bool readSubmit(const Fields& f, Submit& m) {
+  const std::uint32_t n = f.size();
+  return (n == 2 || n == 4) && f.str(0, m.id) && f.str(1, m.category) &&
+         (n == 2 || (f.str(2, m.recipient) && !m.recipient.empty() && f.names(3, m.via)));
+}
+
+bool readDeliver(const Fields& f, Deliver& m) {
+  return f.size() == 3 && f.u64(0, m.seq) && f.str(1, m.id) && f.targets(2, m.targets);
+}
+
+void packDeliver(Packer& pk, const Deliver& m) {
+  pk.pack_array(3);
+  pk.pack(m.seq);
+  pk.pack(m.id);
+  pk.pack_array(static_cast<std::uint32_t>(m.targets.size()));
+  for (const auto& t : m.targets) {
+    pk.pack_array(2);
+    pk.pack(t.recipient);
+    pk.pack(t.params);
+  }
+}
+
 }  // namespace
 
 bool hasBody(const Envelope& e) {
-  return std::holds_alternative<Submit>(e) || std::holds_alternative<Deliver>(e);
+  return std::holds_alternative<Submit>(e) || std::holds_alternative<DeliverBatch>(e) ||
+         std::holds_alternative<SubmitBatch>(e);
 }
 
 std::string_view name(const Envelope& e) {
-  static constexpr std::string_view kNames[] = {"hello", "welcome", "ready",  "submit",
-                                                "ack",   "deliver", "result", "control"};
+  static constexpr std::string_view kNames[] = {
+      "hello", "welcome", "ready", "submit", "ack", "deliver", "result", "control", "submit batch"};
   return kNames[e.index()];
+}
+
+bool splitBodies(std::string_view frame, const std::vector<std::uint32_t>& sizes,
+                 std::vector<std::string_view>& out) {
+  out.clear();
+  std::size_t at = 0;
+  for (std::uint32_t n : sizes) {
+    if (n > frame.size() - at) return false;
+    out.push_back(frame.substr(at, n));
+    at += n;
+  }
+  return at == frame.size();
 }
 
 std::string encode(const Envelope& e) {
@@ -111,15 +192,17 @@ std::string_view encodeView(const Envelope& e) {
                  },
                  [&](const Ready&) { header(pk, 0, type); },
                  [&](const Submit& m) {
-                   const bool remote = !m.recipient.empty();
-                   header(pk, remote ? 5 : 3, type);
+                   header(pk, 2, type);
                    pk.pack(m.seq);
-                   pk.pack(m.id);
-                   pk.pack(m.category);
-                   if (remote) {
-                     pk.pack(m.recipient);
-                     pk.pack(m.via);
-                   }
+                   packSubmit(pk, m);
+                 },
+                 [&](const SubmitBatch& m) {
+                   header(pk, 3, type);
+                   pk.pack(m.seq);
+                   pk.pack_array(static_cast<std::uint32_t>(m.reports.size()));
+                   for (const auto& r : m.reports)
+                     packSubmit(pk, r);
+                   pk.pack(m.sizes);
                  },
                  [&](const Ack& m) {
                    header(pk, 3, type);
@@ -127,16 +210,12 @@ std::string_view encodeView(const Envelope& e) {
                    pk.pack(m.credit);
                    pk.pack(m.refused);
                  },
-                 [&](const Deliver& m) {
-                   header(pk, 3, type);
-                   pk.pack(m.seq);
-                   pk.pack(m.id);
-                   pk.pack_array(static_cast<std::uint32_t>(m.targets.size()));
-                   for (const auto& t : m.targets) {
-                     pk.pack_array(2);
-                     pk.pack(t.recipient);
-                     pk.pack(t.params);
-                   }
+                 [&](const DeliverBatch& m) {
+                   header(pk, 2, type);
+                   pk.pack_array(static_cast<std::uint32_t>(m.deliveries.size()));
+                   for (const auto& d : m.deliveries)
+                     packDeliver(pk, d);
+                   pk.pack(m.sizes);
                  },
                  [&](const Result& m) {
                    header(pk, 4, type);
@@ -156,9 +235,10 @@ std::string_view encodeView(const Envelope& e) {
 
 std::string decode(std::string_view bytes, Envelope& out) {
   if (bytes.size() > kMaxEnvelopeBytes) return "envelope larger than limit";
-  static const msgpack::unpack_limit kLimit(/*array=*/kMaxParams, /*map=*/0,
-                                            /*str=*/kMaxEnvelopeBytes, /*bin=*/0, /*ext=*/0,
-                                            /*depth=*/4);
+  // Depth: envelope, deliveries, delivery, targets, target, params.
+  static const msgpack::unpack_limit kLimit(/*array=*/kMaxBatch, /*map=*/0,
+                                            /*str=*/4096, /*bin=*/0, /*ext=*/0,
+                                            /*depth=*/6);
   msgpack::object o;
   if (auto err = mp::unpackExact(bytes, o, kLimit); !err.empty()) return err;
   if (o.type != msgpack::type::ARRAY || o.via.array.size < 2) return "envelope is not an array";
@@ -194,12 +274,21 @@ std::string decode(std::string_view bytes, Envelope& out) {
       return {};
     case 3: {
       Submit m;
-      if ((f.size() != 3 && f.size() != 5) || !f.u64(0, m.seq) || !f.str(1, m.id) ||
-          !f.str(2, m.category) ||
-          (f.size() == 5 &&
-           (!f.str(3, m.recipient) || m.recipient.empty() || !f.names(4, m.via)))) {
+      Fields report(nullptr, 0);
+      if (f.size() != 2 || !f.u64(0, m.seq) || !f.array(1, report) || !readSubmit(report, m)) {
         return "bad submit";
       }
+      out = std::move(m);
+      return {};
+    }
+    case 8: {
+      SubmitBatch m;
+      if (f.size() != 3 || !f.u64(0, m.seq) || !f.batch(1, m.reports, readSubmit) ||
+          !f.sizes(2, m.sizes) || m.sizes.size() != m.reports.size() || m.reports.empty()) {
+        return "bad submit batch";
+      }
+      for (std::size_t i = 0; i < m.reports.size(); ++i)
+        m.reports[i].seq = m.seq + i;
       out = std::move(m);
       return {};
     }
@@ -212,8 +301,9 @@ std::string decode(std::string_view bytes, Envelope& out) {
       return {};
     }
     case 5: {
-      Deliver m;
-      if (f.size() != 3 || !f.u64(0, m.seq) || !f.str(1, m.id) || !f.targets(2, m.targets)) {
+      DeliverBatch m;
+      if (f.size() != 2 || !f.batch(0, m.deliveries, readDeliver) || !f.sizes(1, m.sizes) ||
+          m.sizes.size() != m.deliveries.size() || m.deliveries.empty()) {
         return "bad deliver";
       }
       out = std::move(m);

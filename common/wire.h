@@ -1,7 +1,9 @@
 // The child protocol: what the hub and its input and output processes say to each other
 // over ZeroMQ (DEALER in each child, ROUTER in the hub). Every message is a small msgpack
-// envelope frame, optionally followed by one body frame holding an encoded report. The
-// envelope carries everything the hub routes on, so the hub never decodes a body.
+// envelope frame, optionally followed by one body frame: one encoded report, or the
+// reports of a batch back to back. The envelope carries everything the hub routes on, so
+// the hub never decodes a body. Batches carry the load: one message, one envelope decode
+// and one wake-up for up to kMaxBatch reports instead of one for each.
 #pragma once
 
 #include <cstdint>
@@ -12,11 +14,16 @@
 
 namespace reporthub::wire {
 
-constexpr std::uint8_t kVersion = 1;
+constexpr std::uint8_t kVersion = 2;
 
-// Largest envelope and body the hub accepts; anything larger is refused before decoding.
-constexpr std::size_t kMaxEnvelopeBytes = 4096;
+// Largest envelope, report body and batch accepted; anything larger is refused before
+// decoding. A sender closes a batch at kMaxBatch reports or once its bodies reach
+// kBatchBodyBytes, so a batch body stays below kBatchBodyBytes + kMaxBodyBytes.
+constexpr std::size_t kMaxEnvelopeBytes = 1 << 20;
 constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+constexpr std::size_t kMaxBatch = 256;
+constexpr std::size_t kBatchBodyBytes = 256 * 1024;
+constexpr std::size_t kMaxBatchBodyBytes = kBatchBodyBytes + kMaxBodyBytes;
 
 enum class Kind : std::uint8_t { input = 0, output = 1 };
 
@@ -50,6 +57,14 @@ struct Submit {
   std::vector<std::string> via;  // with `recipient`: the report's via
 };
 
+// input -> hub: reports seq, seq + 1, ... (each Submit's own seq is not sent), followed by
+// one body frame holding their bodies back to back, sizes[i] bytes each.
+struct SubmitBatch {
+  std::uint64_t seq = 0;
+  std::vector<Submit> reports;
+  std::vector<std::uint32_t> sizes;
+};
+
 // hub -> input: every seq <= upto is accepted (journaled); may send up to `credit`.
 // `refused` counts submissions in that range the hub would not take (malformed, oversized).
 struct Ack {
@@ -66,12 +81,19 @@ struct Target {
   bool operator==(const Target&) const = default;
 };
 
-// hub -> output, followed by the report body: one delivery per report and output, naming
-// every recipient of the report that this output serves.
+// One delivery per report and output, naming every recipient of the report that this
+// output serves.
 struct Deliver {
   std::uint64_t seq = 0;  // hub journal sequence, increasing per output
   std::string id;
   std::vector<Target> targets;
+};
+
+// hub -> output: deliveries in seq order, followed by one body frame holding their report
+// bodies back to back, sizes[i] bytes each.
+struct DeliverBatch {
+  std::vector<Deliver> deliveries;
+  std::vector<std::uint32_t> sizes;
 };
 
 enum class Status : std::uint8_t { ok = 0, retry = 1, failed = 2 };
@@ -91,10 +113,16 @@ struct Control {
   std::string command;
 };
 
-using Envelope = std::variant<Hello, Welcome, Ready, Submit, Ack, Deliver, Result, Control>;
+using Envelope =
+    std::variant<Hello, Welcome, Ready, Submit, Ack, DeliverBatch, Result, Control, SubmitBatch>;
 
 // Whether an envelope of this type is followed by a body frame.
 bool hasBody(const Envelope& e);
+
+// Splits a batch's body frame into its reports' bodies; false if the sizes do not add up
+// to the frame exactly.
+bool splitBodies(std::string_view frame, const std::vector<std::uint32_t>& sizes,
+                 std::vector<std::string_view>& out);
 
 std::string encode(const Envelope& e);
 // The same, into a per-thread buffer that the next call reuses: for hot paths that copy

@@ -32,8 +32,12 @@ namespace {
 static_assert(routing::kSinkCount + config::kMaxNodes < routing::kMaxChannels,
               "every configured node needs a journal channel");
 
-constexpr std::size_t kMaxFrames = 3;           // routing id, envelope, body
-constexpr std::size_t kMaxPerRound = 8192;      // messages handled before other work
+constexpr std::size_t kMaxFrames = 3;               // routing id, envelope, body
+constexpr std::size_t kMaxPerRound = 8192;          // messages handled before other work
+constexpr std::size_t kMaxReportsPerRound = 65536;  // reports handled before other work
+// Outputs are fed while reports come in, not only after a whole round: an input that
+// floods would otherwise get far more credit per round than an output gets work.
+constexpr std::size_t kPumpEvery = 256;         // reports
 constexpr std::size_t kMaxUnknownLogged = 100;  // distinct unknown categories logged
 constexpr std::size_t kMaxControlBytes = 256 * 1024;
 
@@ -375,7 +379,7 @@ void Hub::notifyOperator(Severity severity, const std::string& text) {
   r.severity = severity;
   r.text = text;
   const std::string body = encodeReport(r);
-  journal_.append(r.id, operator_route_, zmq::message_t(body.data(), body.size()));
+  journal_.append(r.id, operator_route_, body);
 }
 
 int Hub::run() {
@@ -448,16 +452,21 @@ int Hub::run() {
 void Hub::drainChildren(TimePoint now) {
   std::vector<zmq::message_t> frames;
   bool overflow = false;
-  for (std::size_t i = 0;
-       i < kMaxPerRound && zmqu::recvMultipart(children_, frames, kMaxFrames, overflow); ++i) {
+  std::size_t reports = 0, since_pump = 0;
+  for (std::size_t i = 0; i < kMaxPerRound && reports < kMaxReportsPerRound &&
+                          zmqu::recvMultipart(children_, frames, kMaxFrames, overflow);
+       ++i) {
     if (overflow) {
       malformed(nullptr, std::string(zmqu::view(frames[0])), "too many frames");
       continue;
     }
-    handleChild(frames, now);
-    // Feed the outputs as reports come in, not only after a whole round: an input that
-    // floods would otherwise get four times the credit per round that an output gets work.
-    if ((i & 255) == 255) pumpSinks(now);
+    const std::size_t n = handleChild(frames, now);
+    reports += n;
+    since_pump += std::max<std::size_t>(n, 1);
+    if (since_pump >= kPumpEvery) {
+      pumpSinks(now);
+      since_pump = 0;
+    }
   }
 }
 
@@ -477,17 +486,23 @@ void Hub::malformed(Peer* peer, const std::string& routing_id, const std::string
       peer ? peer->id : "unknown peer", printable(routing_id), why);
 }
 
-void Hub::handleChild(std::vector<zmq::message_t>& frames, TimePoint now) {
+std::size_t Hub::handleChild(std::vector<zmq::message_t>& frames, TimePoint now) {
   std::string routing_id(zmqu::view(frames[0]));
   auto it = peers_.find(routing_id);
   Peer* peer = it == peers_.end() ? nullptr : &it->second;
-  if (frames.size() < 2) return malformed(peer, routing_id, "no envelope");
+  if (frames.size() < 2) {
+    malformed(peer, routing_id, "no envelope");
+    return 0;
+  }
   wire::Envelope env;
   if (auto err = wire::decode(zmqu::view(frames[1]), env); !err.empty()) {
-    return malformed(peer, routing_id, err);
+    malformed(peer, routing_id, err);
+    return 0;
   }
-  if (wire::hasBody(env) != (frames.size() == 3))
-    return malformed(peer, routing_id, "body frame mismatch");
+  if (wire::hasBody(env) != (frames.size() == 3)) {
+    malformed(peer, routing_id, "body frame mismatch");
+    return 0;
+  }
 
   if (auto* hello = std::get_if<wire::Hello>(&env)) {
     Peer p;
@@ -503,7 +518,7 @@ void Hub::handleChild(std::vector<zmq::message_t>& frames, TimePoint now) {
       spdlog::warn("output '{}' (pid {}) connected but is not one the hub started; refused",
                    hello->id, hello->pid);
       ++counters_.refused;
-      return;
+      return 0;
     }
     if (!p.supervised) spdlog::info("external input '{}' (pid {}) attached", p.id, p.pid);
     wire::Welcome w{p.kind == wire::Kind::input ? kInputWindow : 0, desk_on_};
@@ -514,9 +529,12 @@ void Hub::handleChild(std::vector<zmq::message_t>& frames, TimePoint now) {
     int err = 0;
     zmqu::sendMultipart(children_, out, err);
     peers_[routing_id] = std::move(p);
-    return;
+    return 0;
   }
-  if (!peer) return malformed(nullptr, routing_id, "message before hello");
+  if (!peer) {
+    malformed(nullptr, routing_id, "message before hello");
+    return 0;
+  }
 
   if (std::holds_alternative<wire::Ready>(env)) {
     if (peer->supervised && supervisor_.ready(peer->id, peer->pid, now) &&
@@ -529,7 +547,16 @@ void Hub::handleChild(std::vector<zmq::message_t>& frames, TimePoint now) {
       }
     }
   } else if (auto* sub = std::get_if<wire::Submit>(&env)) {
-    handleSubmit(*peer, *sub, frames[2]);
+    handleSubmit(*peer, *sub, zmqu::view(frames[2]));
+    return 1;
+  } else if (auto* batch = std::get_if<wire::SubmitBatch>(&env)) {
+    if (!wire::splitBodies(zmqu::view(frames[2]), batch->sizes, bodies_)) {
+      malformed(peer, routing_id, "batch bodies do not match their sizes");
+      return 0;
+    }
+    for (std::size_t i = 0; i < bodies_.size(); ++i)
+      handleSubmit(*peer, batch->reports[i], bodies_[i]);
+    return bodies_.size();
   } else if (auto* res = std::get_if<wire::Result>(&env)) {
     handleResult(*peer, *res, now);
   } else if (auto* ctl = std::get_if<wire::Control>(&env);
@@ -538,9 +565,11 @@ void Hub::handleChild(std::vector<zmq::message_t>& frames, TimePoint now) {
   } else {
     malformed(peer, routing_id, std::string("unexpected ") + std::string(wire::name(env)));
   }
+  return 0;
 }
 
-std::uint64_t Hub::journalReport(std::string id, std::string_view category, zmq::message_t body) {
+std::uint64_t Hub::journalReport(std::string_view id, std::string_view category,
+                                 std::string_view body) {
   bool is_default = false;
   const routing::Route& route = router_->route(category, is_default);
   if (is_default) {
@@ -553,11 +582,10 @@ std::uint64_t Hub::journalReport(std::string id, std::string_view category, zmq:
   ++counters_.accepted;
   // Aliasing: the entry keeps the whole routing table alive, so a reload can swap tables
   // while older reports finish by the rules they were accepted under.
-  return journal_.append(id, std::shared_ptr<const routing::Route>(router_, &route),
-                         std::move(body));
+  return journal_.append(id, std::shared_ptr<const routing::Route>(router_, &route), body);
 }
 
-void Hub::handleSubmit(Peer& peer, const wire::Submit& m, zmq::message_t& body) {
+void Hub::handleSubmit(Peer& peer, const wire::Submit& m, std::string_view body) {
   if (peer.kind != wire::Kind::input)
     return malformed(&peer, peer.routing_id, "submit from an output");
   if (m.seq != peer.expected) {
@@ -585,16 +613,16 @@ void Hub::handleSubmit(Peer& peer, const wire::Submit& m, zmq::message_t& body) 
     return;
   }
   if (!m.recipient.empty()) return acceptRemote(m, body);
-  journalReport(m.id, m.category, std::move(body));
+  journalReport(m.id, m.category, body);
 }
 
-void Hub::acceptRemote(const wire::Submit& m, zmq::message_t& body) {
+void Hub::acceptRemote(const wire::Submit& m, std::string_view body) {
   const std::string problem = routing::relayProblem(m.via, cfg_.node, cfg_.max_hops);
   if (!problem.empty()) {
     // Not forwarded again: the operator here gets the notice, the report and its route.
     ++counters_.circular;
     Report r;
-    const std::string err = decodeReport(zmqu::view(body), r);
+    const std::string err = decodeReport(body, r);
     const std::string from = m.via.empty() ? std::string("?") : m.via.back();
     spdlog::warn("circular error: report {} from {} for recipient '{}': {}; not forwarded",
                  printable(m.id), printable(from), printable(m.recipient), problem);
@@ -620,11 +648,11 @@ void Hub::acceptRemote(const wire::Submit& m, zmq::message_t& body) {
           "its category instead (counted; logged once)",
           m.via.empty() ? std::string("?") : printable(m.via.back()), printable(m.recipient));
     }
-    journalReport(m.id, m.category, std::move(body));
+    journalReport(m.id, m.category, body);
     return;
   }
   ++counters_.accepted;
-  journal_.append(m.id, std::shared_ptr<const routing::Route>(router_, route), std::move(body));
+  journal_.append(m.id, std::shared_ptr<const routing::Route>(router_, route), body);
 }
 
 void Hub::handleLinkState(Peer& peer, const std::string& command) {
@@ -758,22 +786,35 @@ void Hub::pumpSinks(TimePoint now) {
     ChannelState& st = channels_[i];
     const auto c = static_cast<routing::ChannelId>(i);
     if (st.routing_id.empty() || st.retry_at > now) continue;
+    // Batches of what is waiting, as much as the output's window allows.
+    wire::DeliverBatch& batch = deliver_batch_;
     while (journal_.inFlight(c) < st.window) {
-      const Entry* e = journal_.next(c);
-      if (!e) break;
-      wire::Deliver d{e->seq, e->id, {}};
-      for (const auto& sd : e->route->sinks) {
-        if (sd.channel == c) d.targets = sd.targets;
+      batch.deliveries.clear();
+      batch.sizes.clear();
+      batch_body_.clear();
+      while (batch.deliveries.size() < wire::kMaxBatch &&
+             batch_body_.size() < wire::kBatchBodyBytes && journal_.inFlight(c) < st.window) {
+        const Entry* e = journal_.next(c);
+        if (!e) break;
+        wire::Deliver& d = batch.deliveries.emplace_back();
+        d.seq = e->seq;
+        d.id = e->id;
+        for (const auto& sd : e->route->sinks) {
+          if (sd.channel == c) d.targets = sd.targets;
+        }
+        batch.sizes.push_back(static_cast<std::uint32_t>(e->body.size()));
+        batch_body_ += e->body;
       }
+      if (batch.deliveries.empty()) break;
       std::vector<zmq::message_t> out;
       out.emplace_back(st.routing_id.data(), st.routing_id.size());
-      const auto env = wire::encodeView(d);
+      const auto env = wire::encodeView(batch);
       out.emplace_back(env.data(), env.size());
-      out.emplace_back();
-      out.back().copy(const_cast<zmq::message_t&>(e->body));  // shares the buffer, no copy
+      out.emplace_back(batch_body_.data(), batch_body_.size());
       int err = 0;
       if (!zmqu::sendMultipart(children_, out, err)) {
-        journal_.unread(c);
+        for (std::size_t i = 0; i < batch.deliveries.size(); ++i)
+          journal_.unread(c);
         if (err == EHOSTUNREACH) st.routing_id.clear();  // gone; it comes back through Ready
         break;
       }
@@ -1138,7 +1179,7 @@ nlohmann::json Hub::acceptJobReport(const nlohmann::json& req) {
   if (body.size() > wire::kMaxBodyBytes)
     return bad("larger than " + std::to_string(wire::kMaxBodyBytes) + " bytes");
   const std::string id = r.id;
-  journalReport(r.id, r.category, zmq::message_t(body.data(), body.size()));
+  journalReport(r.id, r.category, body);
   nlohmann::json reply{{"ok", true}, {"code", 0}, {"message", "accepted"}, {"id", id}};
   return reply;
 }

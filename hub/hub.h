@@ -115,14 +115,15 @@ class Hub final : public SupervisorActions {
   void finishReload(TimePoint now);
 
   void drainChildren(TimePoint now);
-  void handleChild(std::vector<zmq::message_t>& frames, TimePoint now);
+  // Returns how many reports the message submitted.
+  std::size_t handleChild(std::vector<zmq::message_t>& frames, TimePoint now);
   void malformed(Peer* peer, const std::string& routing_id, const std::string& why);
-  void handleSubmit(Peer& peer, const wire::Submit& m, zmq::message_t& body);
+  void handleSubmit(Peer& peer, const wire::Submit& m, std::string_view body);
   void handleResult(Peer& peer, const wire::Result& m, TimePoint now);
   void handleLinkState(Peer& peer, const std::string& command);
   // A report from a remote node: routed to the recipient it names, unless it went round in
   // a circle (DESIGN §2), which the operator is told in three messages.
-  void acceptRemote(const wire::Submit& m, zmq::message_t& body);
+  void acceptRemote(const wire::Submit& m, std::string_view body);
   void queueAcks(Position pos);
   void releaseDurable();
   void pumpSinks(TimePoint now);
@@ -164,7 +165,8 @@ class Hub final : public SupervisorActions {
   std::shared_ptr<const routing::Router> makeRouter(const config::Config& cfg);
 
   // Stores a report the hub accepted; `category` routes it.
-  std::uint64_t journalReport(std::string id, std::string_view category, zmq::message_t body);
+  std::uint64_t journalReport(std::string_view id, std::string_view category,
+                              std::string_view body);
 
   nlohmann::json status(TimePoint now) const;
   void writeStatusFile(TimePoint now);
@@ -191,6 +193,9 @@ class Hub final : public SupervisorActions {
   std::set<std::string> unknown_logged_;        // unknown categories already logged
   std::set<std::string> unknown_peers_logged_;  // peers without hello already logged
   std::vector<std::string> ack_due_;
+  std::vector<std::string_view> bodies_;  // of the submitted batch being handled
+  wire::DeliverBatch deliver_batch_;      // reused: its vectors keep their capacity
+  std::string batch_body_;
   Counters counters_;
   Phase phase_ = Phase::starting;
   bool desk_on_ = true;

@@ -463,7 +463,7 @@ void Journal::rotateIfFull() {
 }
 
 std::uint64_t Journal::append(std::string_view id, std::shared_ptr<const routing::Route> route,
-                              zmq::message_t body) {
+                              std::string_view body) {
   rotateIfFull();
   Entry e;
   e.seq = next_seq_++;
@@ -478,16 +478,15 @@ std::uint64_t Journal::append(std::string_view id, std::shared_ptr<const routing
   payload.append(id);
   put32(payload, static_cast<std::uint32_t>(encoded_route.size()));
   payload.append(encoded_route);
-  const std::string_view body_view(static_cast<const char*>(body.data()), body.size());
   e.at = Position{written_.segment, written_.offset + buffer_.size()};
-  writeRecord(kEntry, payload, body_view);
+  writeRecord(kEntry, payload, body);
   e.end = Position{written_.segment, written_.offset + buffer_.size()};
   e.bytes = e.end.offset - e.at.offset;
   for (const auto& d : route->sinks) {
     ++cursors_[d.channel].backlog;
     segments_.back().last_for_channel[d.channel] = e.seq;
   }
-  e.body = std::move(body);
+  e.body.assign(body);
   e.route = std::move(route);
   cache_size_ += e.bytes;
   cache_.push_back(std::move(e));
@@ -614,10 +613,32 @@ const Entry* Journal::fromCache(routing::ChannelId channel) {
   return nullptr;
 }
 
+std::string_view Journal::readSpan(const Segment& seg, std::uint64_t offset, std::size_t n) {
+  const bool covered = read_buf_segment_ == seg.number && offset >= read_buf_offset_ &&
+                       offset + n <= read_buf_offset_ + read_buf_.size();
+  if (!covered) {
+    // Reads ahead: an output catching up reads records one after another.
+    const std::uint64_t left = seg.size > offset ? seg.size - offset : 0;
+    read_buf_.resize(std::min<std::uint64_t>(std::max(n, kReadAhead), left));
+    std::size_t got = 0;
+    while (got < read_buf_.size()) {
+      const ssize_t r = pread(read_fd_, read_buf_.data() + got, read_buf_.size() - got,
+                              static_cast<off_t>(offset + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    read_buf_.resize(got);
+    read_buf_segment_ = seg.number;
+    read_buf_offset_ = offset;
+  }
+  const std::size_t at = offset - read_buf_offset_;
+  return std::string_view(read_buf_).substr(at, std::min(n, read_buf_.size() - at));
+}
+
 bool Journal::readFromDisk(routing::ChannelId channel) {
   Cursor& c = cursors_[channel];
   const std::uint64_t b = routing::channelBit(channel);
-  std::string record;
   while (c.read_pos < written_) {
     auto seg = std::find_if(segments_.begin(), segments_.end(),
                             [&](const Segment& s) { return s.number == c.read_pos.segment; });
@@ -636,13 +657,16 @@ bool Journal::readFromDisk(routing::ChannelId channel) {
       if (read_fd_ < 0) fail("open " + path.string());
       read_fd_segment_ = seg->number;
     }
+    // A copy: reading the record may refill the buffer the header was read into.
     char header[kHeader];
-    bool ok = pread(read_fd_, header, kHeader, static_cast<off_t>(c.read_pos.offset)) == kHeader;
+    const std::string_view head = readSpan(*seg, c.read_pos.offset, kHeader);
+    bool ok = head.size() == kHeader;
+    if (ok) std::memcpy(header, head.data(), kHeader);
     const std::uint32_t len = ok ? get32(header) : 0;
     ok = ok && len <= kMaxRecord;
-    record.resize(ok ? len : 0);
-    ok = ok && pread(read_fd_, record.data(), len,
-                     static_cast<off_t>(c.read_pos.offset + kHeader)) == static_cast<ssize_t>(len);
+    const std::string_view record =
+        ok ? readSpan(*seg, c.read_pos.offset + kHeader, len) : std::string_view();
+    ok = ok && record.size() == len;
     if (!ok || crcOf(static_cast<std::uint8_t>(header[8]), record) != get32(header + 4)) {
       spdlog::error("journal: unreadable record at {}:{}; skipping the rest of the segment",
                     segmentPath(seg->number).string(), c.read_pos.offset);
@@ -655,12 +679,17 @@ bool Journal::readFromDisk(routing::ChannelId channel) {
     if (!parseEntry(static_cast<std::uint8_t>(header[8]), record, e)) continue;
     c.read_seq = e.seq;
     if (!(e.mask & b) || e.seq <= c.acked) continue;
-    auto route = std::make_shared<routing::Route>();
-    if (!decodeRoute(e.route, *route)) continue;
+    // Reports of one category share their route: decode each distinct one once.
+    if (e.route != read_route_bytes_ || !read_route_) {
+      auto route = std::make_shared<routing::Route>();
+      if (!decodeRoute(e.route, *route)) continue;
+      read_route_ = std::move(route);
+      read_route_bytes_.assign(e.route);
+    }
     c.scratch.seq = e.seq;
     c.scratch.id.assign(e.id);
-    c.scratch.body = zmq::message_t(e.body.data(), e.body.size());
-    c.scratch.route = std::move(route);
+    c.scratch.body.assign(e.body);
+    c.scratch.route = read_route_;
     c.scratch.at = at;
     c.scratch.end = c.read_pos;
     c.scratch.bytes = kHeader + len;
@@ -747,6 +776,7 @@ void Journal::dropFinishedSegments() {
       if (seg.last_for_channel[c] > cursors_[c].acked) finished = false;
     }
     if (!finished) break;
+    if (read_buf_segment_ == seg.number) read_buf_.clear();
     if (read_fd_ >= 0 && read_fd_segment_ == seg.number) {
       close(read_fd_);
       read_fd_ = -1;

@@ -10,8 +10,6 @@
 
 #include "routing/router.h"
 
-#include <zmq.hpp>
-
 #include <array>
 #include <condition_variable>
 #include <cstdint>
@@ -37,7 +35,7 @@ struct Position {
 struct Entry {
   std::uint64_t seq = 0;
   std::string id;
-  zmq::message_t body;                          // the encoded report, never decoded here
+  std::string body;                             // the encoded report, never decoded here
   std::shared_ptr<const routing::Route> route;  // the routing decision it was accepted with
   Position at;                                  // its record
   Position end;                                 // just after its record
@@ -73,7 +71,7 @@ class Journal {
   // Appends a report; it is readable by outputs at once and durable after a later sync.
   // Returns its sequence number.
   std::uint64_t append(std::string_view id, std::shared_ptr<const routing::Route> route,
-                       zmq::message_t body);
+                       std::string_view body);
 
   // Writes buffered records to the file and asks the sync thread to make them durable.
   // Returns the position that will be durable once durable() reaches it. A failing write
@@ -142,6 +140,8 @@ class Journal {
   void rotateIfFull();
   void dropFinishedSegments();
   bool readFromDisk(routing::ChannelId c);
+  // `n` bytes of segment `seg` at `offset`, through a read-ahead buffer; fewer at its end.
+  std::string_view readSpan(const Segment& seg, std::uint64_t offset, std::size_t n);
   bool readFromDiskSafely(routing::ChannelId c);
   void noteError(const std::string& what);
   const Entry* fromCache(routing::ChannelId c);
@@ -163,6 +163,12 @@ class Journal {
   std::size_t cache_size_ = 0;
   Position written_;  // end of what reached the file
   int read_fd_ = -1;  // the segment outputs that fell behind read from
+  static constexpr std::size_t kReadAhead = 1 << 20;
+  std::string read_buf_;  // read ahead from read_fd_
+  std::uint64_t read_buf_segment_ = 0;
+  std::uint64_t read_buf_offset_ = 0;
+  std::string read_route_bytes_;  // the route last decoded from disk, and its bytes
+  std::shared_ptr<const routing::Route> read_route_;
   bool write_failing_ = false;
   std::string error_;
   std::uint64_t read_fd_segment_ = 0;

@@ -22,7 +22,7 @@ int runOutput(ChildContext& ctx, Output& output, std::uint32_t window) {
   };
 
   Report report;  // reused: its strings keep their capacity from one report to the next
-  link.on_deliver = [&](wire::Deliver& d, const zmq::message_t& body) {
+  link.on_deliver = [&](const wire::Deliver& d, std::string_view body) {
     if (retry_seq != 0) {
       // After a retry answer, everything the hub had already sent is stale: it resends
       // from retry_seq after its backoff.
@@ -30,7 +30,7 @@ int runOutput(ChildContext& ctx, Output& output, std::uint32_t window) {
       retry_seq = 0;
     }
     if (d.seq <= done) return;  // a redelivery of something already handled
-    std::string reason = decodeReport({static_cast<const char*>(body.data()), body.size()}, report);
+    std::string reason = decodeReport(body, report);
     wire::Status st = wire::Status::failed;
     if (!reason.empty()) {
       if (malformed++ == 0)

@@ -40,9 +40,9 @@ class LinkSubmitter : public Submitter {
     // One Submit reused: its strings keep their capacity, so no allocation per report here.
     m_.id.assign(id);
     m_.category.assign(category);
-    zmq::message_t frame(body.data(), body.size());
-    // Called only while the hub grants credit (Ingest checks hasCredit first).
-    link_.trySubmit(m_, frame);
+    // Called only while the hub grants credit (Ingest checks hasCredit first). Gathered
+    // into a batch, which goes to the hub when full or before this process waits.
+    link_.trySubmit(m_, body);
   }
 
  private:
@@ -136,6 +136,7 @@ int main(ChildContext& ctx) {
       next_summary = now + kSummaryEvery;
     }
     if (link.hasCredit() && server->poll()) continue;
+    link.flush();
 
     // Idle, or no credit: then only the hub's Acks (and signals) can change anything, and the
     // sockets are left unread so that TCP pushes back on the senders.

@@ -129,6 +129,7 @@ class Receiver {
         flushQueue();
       }
       flushQueue();
+      hub_.flush();  // what was gathered goes to the hub before this loop waits again
       inbox_.hubAcked(hub_.acked());
       sendAcks();
       if (now_ - housekeeping >= std::chrono::milliseconds(in_.max_rate ? 50 : 1000)) {
@@ -325,7 +326,7 @@ class Receiver {
     while (!queue_.empty()) {
       Queued& q = queue_.front();
       const std::size_t size = q.body.size();
-      if (!hub_.trySubmit(q.head, q.body)) break;
+      if (!hub_.trySubmit(q.head, zmqu::view(q.body))) break;
       queued_bytes_ -= size;
       queue_.pop_front();
     }

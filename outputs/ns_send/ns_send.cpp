@@ -24,7 +24,7 @@ class Sender {
         peer_(peer),
         hub_(ctx.zmq, {ctx.endpoint, ctx.role, ctx.id, wire::Kind::output, kWindow}),
         link_(ctx.zmq, std::move(opts)) {
-    hub_.on_deliver = [this](wire::Deliver& d, const zmq::message_t& body) { deliver(d, body); };
+    hub_.on_deliver = [this](const wire::Deliver& d, std::string_view body) { deliver(d, body); };
     link_.on_up = [this] { linkUp(); };
     link_.on_down = [this](const std::string& why) { linkDown(why); };
     link_.on_ack = [this](const wire::Ack& a) {
@@ -82,7 +82,7 @@ class Sender {
   }
 
  private:
-  void deliver(const wire::Deliver& d, const zmq::message_t& body) {
+  void deliver(const wire::Deliver& d, std::string_view body) {
     if (retry_seq_ != 0) {
       // After a retry answer, what the hub had already sent is stale: it resends from
       // retry_seq_ after its backoff.
@@ -91,7 +91,7 @@ class Sender {
     }
     if (d.seq <= last_seq_) return;
     last_seq_ = d.seq;
-    std::string why = decodeReport(zmqu::view(body), report_);
+    std::string why = decodeReport(body, report_);
     for (const auto& t : d.targets) {
       if (!why.empty()) break;
       if (t.params.size() != 2 || t.params[0] != peer_) {

@@ -47,6 +47,16 @@ Field b(bool v) {
 Field strings(std::vector<std::string> v) {
   return [v](Packer& pk) { pk.pack(v); };
 }
+Field v() {
+  return u(kVersion);
+}
+Field arr(std::vector<Field> parts) {
+  return [parts](Packer& pk) {
+    pk.pack_array(static_cast<std::uint32_t>(parts.size()));
+    for (const auto& p : parts)
+      p(pk);
+  };
+}
 
 std::string decodeError(std::string_view bytes) {
   Envelope out;
@@ -73,6 +83,17 @@ Deliver sampleDeliver() {
                   Target{"operator", {}}}};
 }
 
+DeliverBatch sampleDeliveries() {
+  return DeliverBatch{{sampleDeliver(), Deliver{80, "id-80", {Target{"operator", {}}}}}, {120, 0}};
+}
+
+SubmitBatch sampleSubmits() {
+  return SubmitBatch{41,
+                     {Submit{0, "id-41", "DISK", {}, {}},
+                      Submit{0, "id-42", "DISK", "hq-operator", {"site", "region"}}},
+                     {300, 7}};
+}
+
 // One valid envelope of every type, for the fuzz corpus.
 std::vector<Envelope> corpus() {
   return {Hello{"testproc", "testproc:crashy", 4242, Kind::output, 16},
@@ -80,9 +101,10 @@ std::vector<Envelope> corpus() {
           Ready{},
           Submit{3, "01890a5d-ac96-774b-bcce-b302099a8057", "DISK", {}, {}},
           Ack{3, 67, 1},
-          sampleDeliver(),
+          sampleDeliveries(),
           Result{76, Status::retry, 77, "maildir full"},
-          Control{"deskoff"}};
+          Control{"deskoff"},
+          sampleSubmits()};
 }
 
 }  // namespace
@@ -129,8 +151,24 @@ TEST_CASE("every envelope type round trips", "[wire]") {
     CHECK(a.credit == 74);
     CHECK(a.refused == 2);
   }
+  SECTION("submit batch: seqs follow the first, sizes kept") {
+    const SubmitBatch m = roundTrip(sampleSubmits());
+    REQUIRE(m.reports.size() == 2);
+    CHECK(m.seq == 41);
+    CHECK(m.reports[0].seq == 41);
+    CHECK(m.reports[1].seq == 42);
+    CHECK(m.reports[0].id == "id-41");
+    CHECK(m.reports[0].recipient.empty());
+    CHECK(m.reports[1].recipient == "hq-operator");
+    CHECK(m.reports[1].via == std::vector<std::string>{"site", "region"});
+    CHECK(m.sizes == std::vector<std::uint32_t>{300, 7});
+  }
   SECTION("deliver with targets and params") {
-    const Deliver d = roundTrip(sampleDeliver());
+    const DeliverBatch b = roundTrip(sampleDeliveries());
+    REQUIRE(b.deliveries.size() == 2);
+    CHECK(b.sizes == std::vector<std::uint32_t>{120, 0});
+    CHECK(b.deliveries[1].seq == 80);
+    const Deliver& d = b.deliveries[0];
     CHECK(d.seq == 77);
     CHECK(d.id == "01890a5d-ac96-774b-bcce-b302099a8057");
     CHECK(d.targets == sampleDeliver().targets);
@@ -139,7 +177,7 @@ TEST_CASE("every envelope type round trips", "[wire]") {
     CHECK(d.targets[2].params.empty());
   }
   SECTION("deliver with no targets") {
-    CHECK(roundTrip(Deliver{1, "x", {}}).targets.empty());
+    CHECK(roundTrip(DeliverBatch{{Deliver{1, "x", {}}}, {3}}).deliveries.at(0).targets.empty());
   }
   SECTION("result, every status") {
     for (Status st : {Status::ok, Status::retry, Status::failed}) {
@@ -157,13 +195,14 @@ TEST_CASE("every envelope type round trips", "[wire]") {
   }
 }
 
-TEST_CASE("hasBody is true exactly for submit and deliver", "[wire]") {
+TEST_CASE("hasBody is true exactly for submits and deliveries", "[wire]") {
   CHECK_FALSE(hasBody(Hello{}));
   CHECK_FALSE(hasBody(Welcome{}));
   CHECK_FALSE(hasBody(Ready{}));
   CHECK(hasBody(Submit{}));
   CHECK_FALSE(hasBody(Ack{}));
-  CHECK(hasBody(Deliver{}));
+  CHECK(hasBody(DeliverBatch{}));
+  CHECK(hasBody(SubmitBatch{}));
   CHECK_FALSE(hasBody(Result{}));
   CHECK_FALSE(hasBody(Control{}));
 }
@@ -174,33 +213,35 @@ TEST_CASE("name gives each envelope's type", "[wire]") {
   CHECK(name(Ready{}) == "ready");
   CHECK(name(Submit{}) == "submit");
   CHECK(name(Ack{}) == "ack");
-  CHECK(name(Deliver{}) == "deliver");
+  CHECK(name(DeliverBatch{}) == "deliver");
+  CHECK(name(SubmitBatch{}) == "submit batch");
   CHECK(name(Result{}) == "result");
   CHECK(name(Control{}) == "control");
 }
 
 TEST_CASE("the hand-built envelopes used below are valid as a baseline", "[wire]") {
   // So each refusal below is caused by the one thing changed, not by the construction.
-  CHECK(decodeError(craft({u(1), u(2)})) == "");
-  CHECK(decodeError(craft({u(1), u(7), s("stop")})) == "");
-  CHECK(decodeError(craft({u(1), u(0), s("r"), s("i"), i(1), u(1), u(4)})) == "");
-  CHECK(decodeError(craft({u(1), u(6), u(1), u(2), u(2), s("x")})) == "");
+  CHECK(decodeError(craft({v(), u(2)})) == "");
+  CHECK(decodeError(craft({v(), u(7), s("stop")})) == "");
+  CHECK(decodeError(craft({v(), u(0), s("r"), s("i"), i(1), u(1), u(4)})) == "");
+  CHECK(decodeError(craft({v(), u(6), u(1), u(2), u(2), s("x")})) == "");
 }
 
 TEST_CASE("decode refuses another protocol version", "[wire]") {
   CHECK(decodeError(craft({u(0), u(2)})) != "");
-  CHECK(decodeError(craft({u(2), u(2)})) != "");
+  CHECK(decodeError(craft({u(kVersion - 1), u(2)})) != "");
+  CHECK(decodeError(craft({u(kVersion + 1), u(2)})) != "");
   CHECK(decodeError(craft({u(255), u(7), s("stop")})) != "");
   CHECK(decodeError(craft({i(-1), u(2)})) != "");
   CHECK(decodeError(craft({s("1"), u(2)})) != "");
 }
 
 TEST_CASE("decode refuses an unknown or malformed type", "[wire]") {
-  CHECK(decodeError(craft({u(1), u(8)})) != "");
-  CHECK(decodeError(craft({u(1), u(255)})) != "");
-  CHECK(decodeError(craft({u(1), u(UINT64_MAX)})) != "");
-  CHECK(decodeError(craft({u(1), i(-1)})) != "");
-  CHECK(decodeError(craft({u(1), s("ready")})) != "");
+  CHECK(decodeError(craft({v(), u(9)})) != "");
+  CHECK(decodeError(craft({v(), u(255)})) != "");
+  CHECK(decodeError(craft({v(), u(UINT64_MAX)})) != "");
+  CHECK(decodeError(craft({v(), i(-1)})) != "");
+  CHECK(decodeError(craft({v(), s("ready")})) != "");
 }
 
 TEST_CASE("decode refuses what is not an envelope array", "[wire]") {
@@ -218,15 +259,16 @@ TEST_CASE("decode refuses the wrong number of fields for every type", "[wire]") 
       {0, {s("role"), s("id"), i(1), u(0), u(0)}},
       {1, {u(1), b(true)}},
       {2, {}},
-      {3, {u(1), s("id"), s("CAT")}},
+      {3, {u(1), arr({s("id"), s("CAT")})}},
       {4, {u(1), u(2), u(0)}},
-      {5, {u(1), s("id"), [](Packer& pk) { pk.pack_array(0); }}},
+      {5, {arr({arr({u(1), s("id"), arr({})})}), arr({u(0)})}},
       {6, {u(1), u(0), u(2), s("")}},
       {7, {s("stop")}},
+      {8, {u(1), arr({arr({s("id"), s("CAT")})}), arr({u(0)})}},
   };
   for (const auto& [type, fields] : valid) {
     INFO("type " << type);
-    std::vector<Field> parts{u(1), u(type)};
+    std::vector<Field> parts{v(), u(type)};
     parts.insert(parts.end(), fields.begin(), fields.end());
     REQUIRE(decodeError(craft(parts)) == "");
     auto more = parts;
@@ -242,26 +284,48 @@ TEST_CASE("decode refuses the wrong number of fields for every type", "[wire]") 
 
 TEST_CASE("decode refuses fields of the wrong type or range", "[wire]") {
   SECTION("hello") {
-    CHECK(decodeError(craft({u(1), u(0), i(5), s("id"), i(1), u(0), u(0)})) != "");     // role
-    CHECK(decodeError(craft({u(1), u(0), s("r"), s("i"), s("1"), u(0), u(0)})) != "");  // pid
-    CHECK(decodeError(craft({u(1), u(0), s("r"), s("i"), i(1), u(2), u(0)})) != "");    // kind
-    CHECK(decodeError(craft({u(1), u(0), s("r"), s("i"), i(1), u(0),
+    CHECK(decodeError(craft({v(), u(0), i(5), s("id"), i(1), u(0), u(0)})) != "");     // role
+    CHECK(decodeError(craft({v(), u(0), s("r"), s("i"), s("1"), u(0), u(0)})) != "");  // pid
+    CHECK(decodeError(craft({v(), u(0), s("r"), s("i"), i(1), u(2), u(0)})) != "");    // kind
+    CHECK(decodeError(craft({v(), u(0), s("r"), s("i"), i(1), u(0),
                              u(std::uint64_t{UINT32_MAX} + 1)})) != "");  // window
-    CHECK(decodeError(craft({u(1), u(0), s(std::string(257, 'r')), s("i"), i(1), u(0), u(0)})) !=
+    CHECK(decodeError(craft({v(), u(0), s(std::string(257, 'r')), s("i"), i(1), u(0), u(0)})) !=
           "");  // role over 256 bytes
   }
   SECTION("welcome") {
-    CHECK(decodeError(craft({u(1), u(1), u(1), u(1)})) != "");      // desk_on not a bool
-    CHECK(decodeError(craft({u(1), u(1), i(-1), b(true)})) != "");  // negative credit
+    CHECK(decodeError(craft({v(), u(1), u(1), u(1)})) != "");      // desk_on not a bool
+    CHECK(decodeError(craft({v(), u(1), i(-1), b(true)})) != "");  // negative credit
   }
   SECTION("submit and ack") {
-    CHECK(decodeError(craft({u(1), u(3), i(-1), s("id"), s("CAT")})) != "");
-    CHECK(decodeError(craft({u(1), u(3), u(1), s("id"), u(1)})) != "");
-    CHECK(decodeError(craft({u(1), u(4), u(1), s("2"), u(0)})) != "");
+    CHECK(decodeError(craft({v(), u(3), i(-1), arr({s("id"), s("CAT")})})) != "");
+    CHECK(decodeError(craft({v(), u(3), u(1), arr({s("id"), u(1)})})) != "");
+    CHECK(decodeError(craft({v(), u(3), u(1), arr({s("id"), s("CAT"), s(""), arr({})})})) !=
+          "");  // a remote report without its recipient
+    CHECK(decodeError(craft({v(), u(4), u(1), s("2"), u(0)})) != "");
+  }
+  SECTION("batches") {
+    const auto submits = [](std::vector<Field> reports, std::vector<Field> sizes) {
+      return craft({v(), u(8), u(1), arr(std::move(reports)), arr(std::move(sizes))});
+    };
+    const Field report = arr({s("id"), s("CAT")});
+    CHECK(decodeError(submits({report, report}, {u(1), u(2)})) == "");
+    CHECK(decodeError(submits({}, {})) != "");                            // empty
+    CHECK(decodeError(submits({report, report}, {u(1)})) != "");          // sizes short
+    CHECK(decodeError(submits({report}, {u(kMaxBodyBytes + 1)})) != "");  // body too large
+    CHECK(decodeError(submits({report}, {i(-1)})) != "");
+    CHECK(decodeError(submits(std::vector<Field>(kMaxBatch + 1, report),
+                              std::vector<Field>(kMaxBatch + 1, u(1)))) != "");
+    CHECK(decodeError(submits(std::vector<Field>(kMaxBatch, report),
+                              std::vector<Field>(kMaxBatch, u(1)))) == "");
+    const Field delivery = arr({u(1), s("id"), arr({})});
+    CHECK(decodeError(craft({v(), u(5), arr({delivery}), arr({u(1), u(1)})})) != "");
+    CHECK(decodeError(craft({v(), u(5), arr({}), arr({})})) != "");
+    CHECK(decodeError(craft({v(), u(5), arr({arr({s("1"), s("id"), arr({})})}), arr({u(1)})})) !=
+          "");  // seq not a number
   }
   SECTION("deliver targets") {
     const auto deliver = [](Field targets) {
-      return craft({u(1), u(5), u(1), s("id"), std::move(targets)});
+      return craft({v(), u(5), arr({arr({u(1), s("id"), std::move(targets)})}), arr({u(0)})});
     };
     CHECK(decodeError(deliver(s("ops"))) != "");  // not an array
     CHECK(decodeError(deliver([](Packer& pk) {    // a target of one element
@@ -312,13 +376,13 @@ TEST_CASE("decode refuses fields of the wrong type or range", "[wire]") {
           })) == "");
   }
   SECTION("result") {
-    CHECK(decodeError(craft({u(1), u(6), u(1), u(3), u(2), s("")})) != "");  // status 3
-    CHECK(decodeError(craft({u(1), u(6), u(1), u(0), u(2), s(std::string(1025, 'r'))})) != "");
-    CHECK(decodeError(craft({u(1), u(6), u(1), u(0), u(2), u(0)})) != "");  // reason not a string
+    CHECK(decodeError(craft({v(), u(6), u(1), u(3), u(2), s("")})) != "");  // status 3
+    CHECK(decodeError(craft({v(), u(6), u(1), u(0), u(2), s(std::string(1025, 'r'))})) != "");
+    CHECK(decodeError(craft({v(), u(6), u(1), u(0), u(2), u(0)})) != "");  // reason not a string
   }
   SECTION("control") {
-    CHECK(decodeError(craft({u(1), u(7), u(1)})) != "");
-    CHECK(decodeError(craft({u(1), u(7), strings({"stop"})})) != "");
+    CHECK(decodeError(craft({v(), u(7), u(1)})) != "");
+    CHECK(decodeError(craft({v(), u(7), strings({"stop"})})) != "");
   }
 }
 
@@ -327,17 +391,20 @@ TEST_CASE("decode refuses an envelope over kMaxEnvelopeBytes", "[wire]") {
   std::string big = encode(Control{std::string(kMaxEnvelopeBytes, 'c')});
   REQUIRE(big.size() > kMaxEnvelopeBytes);
   CHECK(decodeError(big) != "");
-  // ...and so is a deliver whose every field is within its own cap but whose total is not.
+  // ...and so are deliveries whose every field is within its own cap but whose total is not.
   Deliver d{1, "id", {}};
   for (int k = 0; k < 64; ++k)
     d.targets.push_back(Target{std::string(60, 't'), {std::string(10, 'p')}});
-  const std::string over = encode(d);
+  DeliverBatch batch{std::vector<Deliver>(kMaxBatch, d), std::vector<std::uint32_t>(kMaxBatch)};
+  const std::string over = encode(batch);
   REQUIRE(over.size() > kMaxEnvelopeBytes);
   CHECK(decodeError(over) != "");
-  // And the size check is about bytes: the same deliver with shorter names is accepted.
-  for (auto& t : d.targets)
-    t.recipient.resize(40);
-  const std::string under = encode(d);
+  // And the size check is about bytes: the same deliveries with shorter names are accepted.
+  for (auto& one : batch.deliveries) {
+    for (auto& t : one.targets)
+      t.recipient.resize(40);
+  }
+  const std::string under = encode(batch);
   REQUIRE(under.size() <= kMaxEnvelopeBytes);
   CHECK(decodeError(under) == "");
 }
@@ -364,22 +431,26 @@ TEST_CASE("decode refuses truncated envelopes", "[wire]") {
 }
 
 TEST_CASE("decode refuses nesting deeper than a deliver needs", "[wire]") {
-  // envelope > targets > target > params is depth 4; one level more is refused.
-  const std::string deeper = craft({u(1), u(5), u(1), s("id"), [](Packer& pk) {
-                                      pk.pack_array(1);
-                                      pk.pack_array(2);
-                                      pk.pack("ops");
-                                      pk.pack_array(1);
-                                      pk.pack_array(1);
-                                      pk.pack("alice");
-                                    }});
+  // envelope > deliveries > delivery > targets > target > params is depth 6; one level more
+  // is refused.
+  const std::string deeper = craft({v(), u(5),
+                                    arr({arr({u(1), s("id"),
+                                              [](Packer& pk) {
+                                                pk.pack_array(1);
+                                                pk.pack_array(2);
+                                                pk.pack("ops");
+                                                pk.pack_array(1);
+                                                pk.pack_array(1);
+                                                pk.pack("alice");
+                                              }})}),
+                                    arr({u(0)})});
   // Refused by the depth limit while unpacking, before any field is looked at.
   CHECK_THAT(decodeError(deeper), Catch::Matchers::Contains("nesting"));
   std::string deep(500, '\x91');  // fixarray(1) nested 500 deep
   deep += '\xc0';
   CHECK(decodeError(deep) != "");
   // Maps never appear in the protocol.
-  CHECK(decodeError(craft({u(1), u(7), [](Packer& pk) {
+  CHECK(decodeError(craft({v(), u(7), [](Packer& pk) {
                              pk.pack_map(1);
                              pk.pack("a");
                              pk.pack("b");
@@ -418,11 +489,11 @@ TEST_CASE("decode survives 20k random byte strings", "[wire]") {
     std::string bytes(static_cast<std::size_t>(len(rng)), '\0');
     for (auto& c : bytes)
       c = static_cast<char>(byte(rng));
-    // Most start like an envelope (fixarray, version 1), so the decoder gets further in.
+    // Most start like an envelope (fixarray, this version), so the decoder gets further in.
     if (k % 4 != 0 && bytes.size() >= 3) {
       bytes[0] = static_cast<char>(0x90 | (byte(rng) % 8));
-      bytes[1] = '\x01';
-      bytes[2] = static_cast<char>(byte(rng) % 9);
+      bytes[1] = static_cast<char>(kVersion);
+      bytes[2] = static_cast<char>(byte(rng) % 10);
     }
     try {
       Envelope out;
@@ -460,4 +531,15 @@ TEST_CASE("decode survives 20k random mutations of valid envelopes", "[wire]") {
   CHECK(insane == 0);
   CHECK(decoded > 0);
   CHECK(refused > 0);
+}
+
+TEST_CASE("splitBodies cuts a batch body exactly by its sizes", "[wire]") {
+  std::vector<std::string_view> out;
+  REQUIRE(splitBodies("aaabcc", {3, 1, 0, 2}, out));
+  CHECK(out == std::vector<std::string_view>{"aaa", "b", "", "cc"});
+  CHECK_FALSE(splitBodies("aaabcc", {3, 1}, out));     // bytes left over
+  CHECK_FALSE(splitBodies("aaabcc", {3, 1, 3}, out));  // more claimed than there is
+  CHECK_FALSE(splitBodies("", {1}, out));
+  CHECK(splitBodies("", {}, out));
+  CHECK(out.empty());
 }
