@@ -108,6 +108,74 @@ TEST_CASE("an external input that breaks the protocol is refused, a good one is 
   CHECK(hub.stop() == 0);
 }
 
+// What ds_receive and ns_receive send: many reports in one message, bodies back to back.
+TEST_CASE("a submit batch is journaled whole and acknowledged to its last seq",
+          "[hub][integration][protocol]") {
+  Hub hub;
+  hub.start();
+  zmq::context_t ctx(1);
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  zmqu::configure(s, 1000, std::chrono::milliseconds(0));
+  s.connect(childEndpoint(hub));
+  sendFrames(s, {wire::encode(wire::Hello{"bench", "ext", getpid(), wire::Kind::input, 0})});
+  zmq::message_t reply;
+  REQUIRE(s.recv(reply));
+
+  auto batchOf = [](std::uint64_t first, const std::vector<std::string>& texts) {
+    wire::SubmitBatch b;
+    b.seq = first;
+    std::string bodies;
+    for (const auto& text : texts) {
+      Report r;
+      r.id = newReportId();
+      r.ts_ns = nowNs();
+      r.origin = "alpha";
+      r.source = "bench";
+      r.category = "EXT";
+      r.text = text;
+      const std::string body = encodeReport(r);
+      b.reports.push_back(wire::Submit{0, r.id, r.category, {}, {}});
+      b.sizes.push_back(static_cast<std::uint32_t>(body.size()));
+      bodies += body;
+    }
+    return std::vector<std::string>{wire::encode(b), bodies};
+  };
+  sendFrames(s, batchOf(1, {"first of three", "second of three", "third of three"}));
+  // Sizes that do not add up to the body frame: the whole batch is malformed, none of it
+  // journaled, and the expected seq stays at 4.
+  auto bad = batchOf(4, {"never logged"});
+  bad[1] += "x";
+  sendFrames(s, bad);
+  sendFrames(s, batchOf(4, {"after the bad batch"}));
+
+  // One Ack covers the whole first batch (and the good one after the bad).
+  std::uint64_t acked = 0;
+  REQUIRE(waitFor(
+      [&] {
+        zmq::message_t m;
+        while (s.recv(m, zmq::recv_flags::dontwait)) {
+          wire::Envelope env;
+          if (wire::decode(zmqu::view(m), env).empty()) {
+            if (auto* ack = std::get_if<wire::Ack>(&env)) acked = ack->upto;
+          }
+        }
+        return acked == 4;
+      },
+      10s));
+  REQUIRE(hub.waitLines(4));
+  const std::string log = readFile(hub.operatorLog());
+  for (const char* text :
+       {"first of three", "second of three", "third of three", "after the bad batch"}) {
+    CHECK(log.find(std::string("alpha EXT info ") + text) != std::string::npos);
+  }
+  CHECK(log.find("never logged") == std::string::npos);
+  CHECK(log.find("first of three") < log.find("third of three"));
+  auto st = hub.status();
+  CHECK(st["counters"]["malformed"] == 1);
+  CHECK(st["counters"]["accepted"] == 4);
+  CHECK(hub.stop() == 0);
+}
+
 TEST_CASE(
     "children run in their own process group, inherit no stray descriptors, and die "
     "with the hub",
