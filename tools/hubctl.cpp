@@ -351,6 +351,13 @@ int main(int argc, char** argv) {
            {"severity", severity},
            {"text", text},
            {"attrs", a}};
+    try {
+      (void)req.dump();  // the request is JSON, which holds only UTF-8
+    } catch (const json::type_error&) {
+      std::cerr << "hubctl: the category, text and attributes must be valid UTF-8; nothing "
+                   "was sent\n";
+      return kUsage;
+    }
   }
 
   Outcome out = request(cfg, req, timeout);

@@ -57,6 +57,21 @@ TEST_CASE("hubctl report reaches the operator log within a second", "[hub][integ
   CHECK(hub.stop() == 0);
 }
 
+TEST_CASE("hubctl report refuses text that is not UTF-8 with exit 2", "[hub][integration]") {
+  Hub hub;
+  hub.start();
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"report", "-C", "DISK", "bad \xff byte"},
+        std::vector<std::string>{"report", "-C", "DI\xc3SK", "text"},
+        std::vector<std::string>{"report", "-C", "DISK", "-a", "k=\xfe", "text"}}) {
+    auto r = hub.hubctl(args);
+    CHECK(r.code == 2);
+    CHECK(r.err.find("must be valid UTF-8") != std::string::npos);
+  }
+  CHECK(hub.status()["counters"]["accepted"] == 0);
+  CHECK(hub.stop() == 0);
+}
+
 TEST_CASE("the operator log can be JSON lines", "[hub][integration]") {
   Hub hub("outputs: { local: { format: json } }\n");
   hub.start();
@@ -115,8 +130,7 @@ TEST_CASE("bad configs exit 2 naming the line and column", "[hub][integration][c
       {"undefined node", "node: a\nrecipients:\n  hq: { node: hq, recipient: operator }\n",
        "3:", "hq"},
       {"bad severity-like enum", "node: a\noutputs: { local: { format: xml } }\n", "2:29:", "xml"},
-      {"receiver without an address", "node: a\ninputs:\n  ns_receive: {}\n", "3:",
-       "listen"},
+      {"receiver without an address", "node: a\ninputs:\n  ns_receive: {}\n", "3:", "listen"},
       {"invalid logscan pattern",
        "node: a\ninputs:\n  logscan:\n    files:\n      - path: x.log\n        rules:\n"
        "          - { match: 'a(b', category: X }\n",
