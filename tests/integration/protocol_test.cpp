@@ -22,6 +22,26 @@ std::string childEndpoint(const Hub& hub) {
   return "ipc://" + (hub.dir() / "run/hub.sock").string();
 }
 
+// A raw peer on the hub's child socket, before any Hello.
+zmq::socket_t connectRaw(zmq::context_t& ctx, const Hub& hub) {
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  zmqu::configure(s, 1000, std::chrono::milliseconds(0));
+  s.connect(childEndpoint(hub));
+  return s;
+}
+
+// An external report as an attached input would encode it.
+Report extReport(std::string text) {
+  Report r;
+  r.id = newReportId();
+  r.ts_ns = nowNs();
+  r.origin = "alpha";
+  r.source = "bench";
+  r.category = "EXT";
+  r.text = std::move(text);
+  return r;
+}
+
 void sendFrames(zmq::socket_t& s, const std::vector<std::string>& frames) {
   for (std::size_t i = 0; i < frames.size(); ++i) {
     s.send(zmq::buffer(frames[i]),
@@ -36,9 +56,7 @@ TEST_CASE("garbage on the child socket is counted and never crashes the hub",
   Hub hub;
   hub.start();
   zmq::context_t ctx(1);
-  zmq::socket_t s(ctx, zmq::socket_type::dealer);
-  zmqu::configure(s, 1000, std::chrono::milliseconds(0));
-  s.connect(childEndpoint(hub));
+  zmq::socket_t s = connectRaw(ctx, hub);
 
   std::mt19937 rng(42);
   std::vector<std::vector<std::string>> garbage = {
@@ -89,13 +107,7 @@ TEST_CASE("an external input that breaks the protocol is refused, a good one is 
   REQUIRE(wire::decode(zmqu::view(reply), env).empty());
   REQUIRE(std::holds_alternative<wire::Welcome>(env));
 
-  Report r;
-  r.id = newReportId();
-  r.ts_ns = nowNs();
-  r.origin = "alpha";
-  r.source = "bench";
-  r.category = "EXT";
-  r.text = "from an attached input";
+  const Report r = extReport("from an attached input");
   sendFrames(s, {wire::encode(wire::Submit{1, r.id, r.category, {}, {}}), encodeReport(r)});
   // Out of sequence: refused as malformed, the connection's next expected seq stays 2.
   sendFrames(s, {wire::encode(wire::Submit{7, r.id, r.category, {}, {}}), encodeReport(r)});
@@ -114,9 +126,7 @@ TEST_CASE("a submit batch is journaled whole and acknowledged to its last seq",
   Hub hub;
   hub.start();
   zmq::context_t ctx(1);
-  zmq::socket_t s(ctx, zmq::socket_type::dealer);
-  zmqu::configure(s, 1000, std::chrono::milliseconds(0));
-  s.connect(childEndpoint(hub));
+  zmq::socket_t s = connectRaw(ctx, hub);
   sendFrames(s, {wire::encode(wire::Hello{"bench", "ext", getpid(), wire::Kind::input, 0})});
   zmq::message_t reply;
   REQUIRE(s.recv(reply));
@@ -126,13 +136,7 @@ TEST_CASE("a submit batch is journaled whole and acknowledged to its last seq",
     b.seq = first;
     std::string bodies;
     for (const auto& text : texts) {
-      Report r;
-      r.id = newReportId();
-      r.ts_ns = nowNs();
-      r.origin = "alpha";
-      r.source = "bench";
-      r.category = "EXT";
-      r.text = text;
+      const Report r = extReport(text);
       const std::string body = encodeReport(r);
       b.reports.push_back(wire::Submit{0, r.id, r.category, {}, {}});
       b.sizes.push_back(static_cast<std::uint32_t>(body.size()));
