@@ -83,4 +83,14 @@ std::optional<LockHolder> ExclusiveLock::holder(const std::filesystem::path& pat
   return h;
 }
 
+std::string lockNotHeldBy(const std::filesystem::path& path, pid_t pid) {
+  const auto holder = ExclusiveLock::holder(path);
+  if (!holder) return path.string() + " is not held by any process";
+  if (holder->pid != pid) {
+    return path.string() + " is held by pid " + std::to_string(holder->pid) +
+           ", not by this process's hub (pid " + std::to_string(pid) + ")";
+  }
+  return {};
+}
+
 }  // namespace reporthub

@@ -48,4 +48,8 @@ class ExclusiveLock {
   std::filesystem::path path_;
 };
 
+// Why `path` is not held by process `pid` ("" if it is): how a DS process checks that its
+// hub (its parent) holds ds.lock.
+std::string lockNotHeldBy(const std::filesystem::path& path, pid_t pid);
+
 }  // namespace reporthub

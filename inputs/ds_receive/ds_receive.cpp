@@ -65,16 +65,6 @@ Duration until(Clock::time_point t) {
 
 }  // namespace
 
-std::string dsLockProblem(const std::filesystem::path& path, long hub_pid) {
-  const auto holder = ExclusiveLock::holder(path);
-  if (!holder) return "the hub does not hold " + path.string() + " (DS transport is not available)";
-  if (holder->pid != hub_pid) {
-    return path.string() + " is held by pid " + std::to_string(holder->pid) +
-           ", not by this hub (pid " + std::to_string(hub_pid) + ")";
-  }
-  return {};
-}
-
 int main(ChildContext& ctx) {
   if (!ctx.config.inputs.ds_receive) {
     spdlog::error("inputs.ds_receive is not in the config; exiting");
@@ -83,7 +73,7 @@ int main(ChildContext& ctx) {
   const config::DsReceiveInput& cfg = *ctx.config.inputs.ds_receive;
   const auto lock_path = ctx.config.dsLockPath();
   // DESIGN §1 step 4: no syslog is taken in unless this hub holds ds.lock.
-  if (auto why = dsLockProblem(lock_path, getppid()); !why.empty()) {
+  if (auto why = lockNotHeldBy(lock_path, getppid()); !why.empty()) {
     spdlog::error("{}; exiting without listening", why);
     return 1;
   }
@@ -120,7 +110,7 @@ int main(ChildContext& ctx) {
     if (link.stopRequested()) break;
     const auto now = Clock::now();
     if (now >= next_lock_check) {
-      if (auto why = dsLockProblem(lock_path, getppid()); !why.empty()) {
+      if (auto why = lockNotHeldBy(lock_path, getppid()); !why.empty()) {
         spdlog::error("{}; closing {} connection(s) and exiting", why, server->connections());
         return 1;
       }

@@ -13,8 +13,4 @@ namespace reporthub::inputs::ds_receive {
 
 int main(ChildContext& ctx);
 
-// Why this process must not serve syslog: "" while process `hub_pid` holds ds.lock at
-// `path`, else the reason (nobody holds it, or another process does).
-std::string dsLockProblem(const std::filesystem::path& path, long hub_pid);
-
 }  // namespace reporthub::inputs::ds_receive

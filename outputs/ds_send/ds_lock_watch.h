@@ -16,9 +16,6 @@
 
 namespace reporthub::outputs::ds_send {
 
-// Why `lock` is not held by process `hub` ("" if it is).
-std::string dsLockProblem(const std::filesystem::path& lock, pid_t hub);
-
 class DsLockWatch {
  public:
   // Calls `lost(problem)` from the watch thread, once, as soon as a check finds a problem.

@@ -2,6 +2,7 @@
 // the batch is confirmed only after the server's TCP acknowledged it).
 #include "outputs/ds_send/ds_send.h"
 
+#include "common/lock.h"
 #include "common/syslog.h"
 #include "outputs/ds_send/ds_lock_watch.h"
 
@@ -244,7 +245,7 @@ int main(ChildContext& ctx) {
   }
   const pid_t hub = getppid();
   const auto lock = ctx.config.dsLockPath();
-  if (const auto problem = dsLockProblem(lock, hub); !problem.empty()) {
+  if (const auto problem = lockNotHeldBy(lock, hub); !problem.empty()) {
     spdlog::error(
         "{}: DS transport is not available, so ds_send exits (the reports for ds_send wait "
         "in the hub's journal)",

@@ -1,5 +1,5 @@
-// Tests of ds_receive's guard on ds.lock (inputs/ds_receive/ds_receive.h): it serves only
-// while its hub, and no other process, holds the lock.
+// Tests of ds_receive's guard on ds.lock (common/lock.h's lockNotHeldBy, as ds_receive
+// calls it): it serves only while its hub, and no other process, holds the lock.
 #include "inputs/ds_receive/ds_receive.h"
 
 #include "common/lock.h"
@@ -15,13 +15,13 @@ TEST_CASE("ds.lock must be held by the hub", "[ds_receive]") {
   test::TempDir dir;
   const auto path = dir / "ds.lock";
   // No file, then a file nobody holds.
-  CHECK_THAT(inputs::ds_receive::dsLockProblem(path, getpid()), Catch::Contains("does not hold"));
+  CHECK_THAT(lockNotHeldBy(path, getpid()), Catch::Contains("is not held by any process"));
   {
     auto lock = ExclusiveLock::acquire(path);
     REQUIRE(lock);
-    CHECK(inputs::ds_receive::dsLockProblem(path, getpid()).empty());
-    CHECK_THAT(inputs::ds_receive::dsLockProblem(path, getpid() + 1),
+    CHECK(lockNotHeldBy(path, getpid()).empty());
+    CHECK_THAT(lockNotHeldBy(path, getpid() + 1),
                Catch::Contains("is held by pid " + std::to_string(getpid())));
   }
-  CHECK_THAT(inputs::ds_receive::dsLockProblem(path, getpid()), Catch::Contains("does not hold"));
+  CHECK_THAT(lockNotHeldBy(path, getpid()), Catch::Contains("is not held by any process"));
 }

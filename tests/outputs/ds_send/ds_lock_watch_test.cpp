@@ -21,18 +21,18 @@ using namespace std::chrono_literals;
 TEST_CASE("ds.lock must be held by the hub's pid", "[ds_send]") {
   test::TempDir dir;
   const auto path = dir / "ds.lock";
-  CHECK(dsLockProblem(path, getpid()) == path.string() + " is not held by any process");
+  CHECK(lockNotHeldBy(path, getpid()) == path.string() + " is not held by any process");
   {
     auto lock = ExclusiveLock::acquire(path);
     REQUIRE(lock);
-    CHECK(dsLockProblem(path, getpid()).empty());
-    CHECK(dsLockProblem(path, getpid() + 1) ==
+    CHECK(lockNotHeldBy(path, getpid()).empty());
+    CHECK(lockNotHeldBy(path, getpid() + 1) ==
           path.string() + " is held by pid " + std::to_string(getpid()) +
               ", not by this process's hub (pid " + std::to_string(getpid() + 1) + ")");
   }
   // Released: the file is still there, the lock is not.
   CHECK(std::filesystem::exists(path));
-  CHECK(dsLockProblem(path, getpid()) == path.string() + " is not held by any process");
+  CHECK(lockNotHeldBy(path, getpid()) == path.string() + " is not held by any process");
 }
 
 TEST_CASE("the watch reports a lost ds.lock within its interval, once, and then stops",
