@@ -97,7 +97,7 @@ void ChildLink::handleSignals() {
 }
 
 void ChildLink::handleMessage(std::vector<zmq::message_t>& frames) {
-  wire::Envelope env;
+  wire::Envelope& env = env_;
   if (frames.empty()) return;
   if (auto err = wire::decode(zmqu::view(frames[0]), env); !err.empty()) {
     spdlog::warn("malformed message from hub ({}); ignored", err);

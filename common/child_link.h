@@ -94,6 +94,7 @@ class ChildLink {
   std::vector<zmq::message_t> frames_;
   wire::SubmitBatch batch_;  // gathered by trySubmit, not yet sent
   std::string batch_body_;
+  wire::Envelope env_;                    // the message being handled; reused, as are:
   std::vector<std::string_view> bodies_;  // a received batch, split
 };
 

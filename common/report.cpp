@@ -58,11 +58,18 @@ std::string newReportId() {
 }
 
 bool validReportId(std::string_view id) {
+  // Checked for every report the hub accepts: one table lookup per byte.
+  static constexpr auto kAllowed = [] {
+    std::array<bool, 256> ok{};
+    for (int c = 0x21; c < 0x7f; ++c)
+      ok[static_cast<std::size_t>(c)] = c != '[' && c != ']' && c != '"' && c != '\\';
+    return ok;
+  }();
   if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    if (c <= 0x20 || c >= 0x7f || c == '[' || c == ']' || c == '"' || c == '\\') return false;
-  }
-  return true;
+  bool all = true;
+  for (char c : id)
+    all &= kAllowed[static_cast<unsigned char>(c)];
+  return all;
 }
 
 std::string encodeReport(const Report& r) {
@@ -85,44 +92,74 @@ std::string encodeReport(const Report& r) {
   return std::string(buf.data(), buf.size());
 }
 
+namespace {
+
+// Reads the attrs into `attrs`, whose nodes are reused when the keys are the same as the
+// last report's, in the same order (a source's reports mostly carry the same attributes):
+// then only the values are assigned, without allocating.
+bool readAttrs(mp::Reader& in, std::uint32_t n, std::size_t max_field,
+               std::map<std::string, std::string>& attrs) {
+  const mp::Reader start = in;
+  auto node = attrs.begin();
+  std::uint32_t i = 0;
+  for (; i < n && node != attrs.end(); ++i, ++node) {
+    std::string_view k, v;
+    if (!in.str(k, 256) || !in.str(v, max_field)) return false;
+    if (k != node->first) break;
+    node->second.assign(v);
+  }
+  if (i == n) {
+    attrs.erase(node, attrs.end());
+    return true;
+  }
+  // Other keys: build the map afresh. Later duplicates of a key win, as they always did.
+  in = start;
+  attrs.clear();
+  for (i = 0; i < n; ++i) {
+    std::string_view k, v;
+    if (!in.str(k, 256) || !in.str(v, max_field)) return false;
+    attrs.insert_or_assign(std::string(k), std::string(v));
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string decodeReport(std::string_view bytes, Report& out, const ReportLimits& limits) {
   if (bytes.size() > limits.max_bytes)
     return "report larger than " + std::to_string(limits.max_bytes) + " bytes";
-  const msgpack::unpack_limit limit(/*array=*/std::max<std::size_t>(kReportFields, limits.max_via),
-                                    /*map=*/limits.max_attrs, /*str=*/limits.max_bytes,
-                                    /*bin=*/0, /*ext=*/0, /*depth=*/3);
-  msgpack::object o;
-  if (auto err = mp::unpackExact(bytes, o, limit); !err.empty()) return err;
-  if (o.type != msgpack::type::ARRAY || o.via.array.size != kReportFields) {
-    return "report is not an array of " + std::to_string(kReportFields) + " fields";
+  mp::Reader in(bytes);
+  auto refuse = [&](const char* reason) -> std::string {
+    return in.truncated() ? "truncated msgpack" : reason;
+  };
+  std::uint32_t n = 0;
+  if (!in.array(n, kReportFields) || n != kReportFields) {
+    return refuse("report is not an array of 9 fields");
   }
-  const msgpack::object* f = o.via.array.ptr;
+  std::string_view s;
   std::uint64_t sev = 0;
-  if (!mp::getString(f[0], out.id, 128)) return "bad id";
-  if (!mp::getInt(f[1], out.ts_ns)) return "bad ts";
-  if (!mp::getString(f[2], out.origin, 256)) return "bad origin";
-  if (!mp::getString(f[3], out.source, 256)) return "bad source";
-  if (!mp::getString(f[4], out.category, 256)) return "bad category";
-  if (!mp::getUint(f[5], sev) || sev > 3) return "bad severity";
+  if (!in.str(s, 128)) return refuse("bad id");
+  out.id.assign(s);
+  if (!in.i64(out.ts_ns)) return refuse("bad ts");
+  if (!in.str(s, 256)) return refuse("bad origin");
+  out.origin.assign(s);
+  if (!in.str(s, 256)) return refuse("bad source");
+  out.source.assign(s);
+  if (!in.str(s, 256)) return refuse("bad category");
+  out.category.assign(s);
+  if (!in.u64(sev) || sev > 3) return refuse("bad severity");
   out.severity = static_cast<Severity>(sev);
-  if (!mp::getString(f[6], out.text, limits.max_bytes)) return "bad text";
-  if (f[7].type != msgpack::type::MAP) return "bad attrs";
-  out.attrs.clear();
-  for (std::uint32_t i = 0; i < f[7].via.map.size; ++i) {
-    const auto& kv = f[7].via.map.ptr[i];
-    std::string k, v;
-    if (!mp::getString(kv.key, k, 256) || !mp::getString(kv.val, v, limits.max_field)) {
-      return "bad attr";
-    }
-    out.attrs.insert_or_assign(std::move(k), std::move(v));
+  if (!in.str(s, limits.max_bytes)) return refuse("bad text");
+  out.text.assign(s);
+  if (!in.map(n, static_cast<std::uint32_t>(limits.max_attrs))) return refuse("bad attrs");
+  if (!readAttrs(in, n, limits.max_field, out.attrs)) return refuse("bad attr");
+  if (!in.array(n, static_cast<std::uint32_t>(limits.max_via))) return refuse("bad via");
+  out.via.resize(n);
+  for (auto& node : out.via) {
+    if (!in.str(s, 256)) return refuse("bad via entry");
+    node.assign(s);
   }
-  if (f[8].type != msgpack::type::ARRAY || f[8].via.array.size > limits.max_via) return "bad via";
-  out.via.clear();
-  for (std::uint32_t i = 0; i < f[8].via.array.size; ++i) {
-    std::string node;
-    if (!mp::getString(f[8].via.array.ptr[i], node, 256)) return "bad via entry";
-    out.via.push_back(std::move(node));
-  }
+  if (!in.done()) return "trailing bytes after the report";
   if (!validReportId(out.id)) return "invalid id";
   return {};
 }

@@ -26,85 +26,75 @@ void header(Packer& pk, std::size_t fields, std::uint8_t type) {
   pk.pack(type);
 }
 
-// Reads positional fields of one decoded envelope with bounds checks.
+// Reads the fields of one envelope in order, each within its bound. Decoding into the
+// alternative `out` already holds reuses its vectors and strings.
 class Fields {
-  static bool strings(const msgpack::object& o, std::vector<std::string>& out) {
-    if (o.type != msgpack::type::ARRAY || o.via.array.size > kMaxParams) return false;
-    out.clear();
-    for (std::uint32_t k = 0; k < o.via.array.size; ++k) {
-      std::string s;
-      if (!mp::getString(o.via.array.ptr[k], s, kMaxName)) return false;
-      out.push_back(std::move(s));
-    }
-    return true;
-  }
-
  public:
-  Fields(const msgpack::object* p, std::uint32_t n) : p_(p), n_(n) {}
-  std::uint32_t size() const { return n_; }
-  bool str(std::uint32_t i, std::string& out, std::size_t max = kMaxName) const {
-    return i < n_ && mp::getString(p_[i], out, max);
+  explicit Fields(std::string_view bytes) : in_(bytes) {}
+
+  bool truncated() const { return in_.truncated(); }
+  bool done() const { return in_.done(); }
+
+  bool count(std::uint32_t n) {
+    std::uint32_t got = 0;
+    return in_.array(got, n) && got == n;
   }
-  bool u64(std::uint32_t i, std::uint64_t& out) const { return i < n_ && mp::getUint(p_[i], out); }
-  bool i64(std::uint32_t i, std::int64_t& out) const { return i < n_ && mp::getInt(p_[i], out); }
-  bool boolean(std::uint32_t i, bool& out) const { return i < n_ && mp::getBool(p_[i], out); }
-  bool names(std::uint32_t i, std::vector<std::string>& out) const {
-    return i < n_ && strings(p_[i], out);
+  bool count(std::uint32_t& n, std::uint32_t min, std::uint32_t max) {
+    return in_.array(n, max) && n >= min;
   }
-  bool array(std::uint32_t i, Fields& out) const {
-    if (i >= n_ || p_[i].type != msgpack::type::ARRAY) return false;
-    out = Fields(p_[i].via.array.ptr, p_[i].via.array.size);
+  bool str(std::string& out, std::size_t max = kMaxName) {
+    std::string_view v;
+    if (!in_.str(v, max)) return false;
+    out.assign(v);
     return true;
   }
-  // An array of at most kMaxBatch elements, each an array read by `item`.
+  bool u64(std::uint64_t& out) { return in_.u64(out); }
+  bool u64(std::uint64_t& out, std::uint64_t max) { return in_.u64(out) && out <= max; }
+  bool i64(std::int64_t& out) { return in_.i64(out); }
+  bool boolean(bool& out) { return in_.boolean(out); }
+  bool names(std::vector<std::string>& out) {
+    std::uint32_t n = 0;
+    if (!in_.array(n, kMaxParams)) return false;
+    out.resize(n);
+    for (auto& s : out) {
+      if (!str(s)) return false;
+    }
+    return true;
+  }
+  // A non-empty array of at most kMaxBatch elements, each read by `item`.
   template <class T, class F>
-  bool batch(std::uint32_t i, std::vector<T>& out, F item) const {
-    if (i >= n_ || p_[i].type != msgpack::type::ARRAY || p_[i].via.array.size > kMaxBatch) {
-      return false;
-    }
-    out.resize(p_[i].via.array.size);
-    for (std::uint32_t k = 0; k < p_[i].via.array.size; ++k) {
-      const msgpack::object& o = p_[i].via.array.ptr[k];
-      if (o.type != msgpack::type::ARRAY ||
-          !item(Fields(o.via.array.ptr, o.via.array.size), out[k]))
-        return false;
+  bool batch(std::vector<T>& out, F item) {
+    std::uint32_t n = 0;
+    if (!count(n, 1, kMaxBatch)) return false;
+    out.resize(n);
+    for (auto& x : out) {
+      if (!item(*this, x)) return false;
     }
     return true;
   }
-  bool sizes(std::uint32_t i, std::vector<std::uint32_t>& out) const {
-    if (i >= n_ || p_[i].type != msgpack::type::ARRAY || p_[i].via.array.size > kMaxBatch) {
-      return false;
-    }
-    out.resize(p_[i].via.array.size);
-    for (std::uint32_t k = 0; k < p_[i].via.array.size; ++k) {
+  bool sizes(std::vector<std::uint32_t>& out) {
+    std::uint32_t n = 0;
+    if (!count(n, 1, kMaxBatch)) return false;
+    out.resize(n);
+    for (auto& size : out) {
       std::uint64_t v = 0;
-      if (!mp::getUint(p_[i].via.array.ptr[k], v) || v > kMaxBodyBytes) return false;
-      out[k] = static_cast<std::uint32_t>(v);
+      if (!u64(v, kMaxBodyBytes)) return false;
+      size = static_cast<std::uint32_t>(v);
     }
     return true;
   }
-  bool targets(std::uint32_t i, std::vector<Target>& out) const {
-    if (i >= n_ || p_[i].type != msgpack::type::ARRAY || p_[i].via.array.size > kMaxParams) {
-      return false;
-    }
-    out.clear();
-    out.reserve(p_[i].via.array.size);
-    for (std::uint32_t k = 0; k < p_[i].via.array.size; ++k) {
-      const msgpack::object& t = p_[i].via.array.ptr[k];
-      if (t.type != msgpack::type::ARRAY || t.via.array.size != 2) return false;
-      Target target;
-      if (!mp::getString(t.via.array.ptr[0], target.recipient, kMaxName) ||
-          !strings(t.via.array.ptr[1], target.params)) {
-        return false;
-      }
-      out.push_back(std::move(target));
+  bool targets(std::vector<Target>& out) {
+    std::uint32_t n = 0;
+    if (!in_.array(n, kMaxParams)) return false;
+    out.resize(n);
+    for (auto& t : out) {
+      if (!count(2) || !str(t.recipient) || !names(t.params)) return false;
     }
     return true;
   }
 
  private:
-  const msgpack::object* p_;
-  std::uint32_t n_;
+  mp::Reader in_;
 };
 
 // A report of a submission: [id, category], or [id, category, recipient, via] from a
@@ -120,14 +110,26 @@ void packSubmit(Packer& pk, const Submit& m) {
   }
 }
 
-bool readSubmit(const Fields& f, Submit& m) {
-  const std::uint32_t n = f.size();
-  return (n == 2 || n == 4) && f.str(0, m.id) && f.str(1, m.category) &&
-         (n == 2 || (f.str(2, m.recipient) && !m.recipient.empty() && f.names(3, m.via)));
+bool readSubmit(Fields& f, Submit& m) {
+  std::uint32_t n = 0;
+  if (!f.count(n, 2, 4) || n == 3 || !f.str(m.id) || !f.str(m.category)) return false;
+  if (n == 2) {
+    m.recipient.clear();
+    m.via.clear();
+    return true;
+  }
+  return f.str(m.recipient) && !m.recipient.empty() && f.names(m.via);
 }
 
-bool readDeliver(const Fields& f, Deliver& m) {
-  return f.size() == 3 && f.u64(0, m.seq) && f.str(1, m.id) && f.targets(2, m.targets);
+bool readDeliver(Fields& f, Deliver& m) {
+  return f.count(3) && f.u64(m.seq) && f.str(m.id) && f.targets(m.targets);
+}
+
+// The alternative of type T in `out`, reused if it holds one already.
+template <class T>
+T& reuse(Envelope& out) {
+  if (auto* m = std::get_if<T>(&out)) return *m;
+  return out.emplace<T>();
 }
 
 void packDeliver(Packer& pk, const Deliver& m) {
@@ -235,99 +237,88 @@ std::string_view encodeView(const Envelope& e) {
 
 std::string decode(std::string_view bytes, Envelope& out) {
   if (bytes.size() > kMaxEnvelopeBytes) return "envelope larger than limit";
-  // Depth: envelope, deliveries, delivery, targets, target, params.
-  static const msgpack::unpack_limit kLimit(/*array=*/kMaxBatch, /*map=*/0,
-                                            /*str=*/4096, /*bin=*/0, /*ext=*/0,
-                                            /*depth=*/6);
-  msgpack::object o;
-  if (auto err = mp::unpackExact(bytes, o, kLimit); !err.empty()) return err;
-  if (o.type != msgpack::type::ARRAY || o.via.array.size < 2) return "envelope is not an array";
+  Fields f(bytes);
+  std::uint32_t n = 0;
   std::uint64_t version = 0, type = 0;
-  if (!mp::getUint(o.via.array.ptr[0], version) || version != kVersion) {
-    return "unsupported protocol version";
-  }
-  if (!mp::getUint(o.via.array.ptr[1], type)) return "bad message type";
-  Fields f(o.via.array.ptr + 2, o.via.array.size - 2);
+  if (!f.count(n, 2, 2 + 5))
+    return f.truncated() ? "truncated msgpack" : "envelope is not an array";
+  if (!f.u64(version) || version != kVersion) return "unsupported protocol version";
+  if (!f.u64(type)) return "bad message type";
+  const std::uint32_t fields = n - 2;
   std::uint64_t small = 0;
+  const char* bad = nullptr;
   switch (type) {
     case 0: {
-      Hello m;
+      auto& m = reuse<Hello>(out);
       std::uint64_t window = 0;
-      if (f.size() != 5 || !f.str(0, m.role) || !f.str(1, m.id) || !f.i64(2, m.pid) ||
-          !f.u64(3, small) || small > 1 || !f.u64(4, window) || window > UINT32_MAX) {
-        return "bad hello";
+      if (fields != 5 || !f.str(m.role) || !f.str(m.id) || !f.i64(m.pid) || !f.u64(small, 1) ||
+          !f.u64(window, UINT32_MAX)) {
+        bad = "bad hello";
+        break;
       }
       m.kind = static_cast<Kind>(small);
       m.window = static_cast<std::uint32_t>(window);
-      out = std::move(m);
-      return {};
+      break;
     }
     case 1: {
-      Welcome m;
-      if (f.size() != 2 || !f.u64(0, m.credit) || !f.boolean(1, m.desk_on)) return "bad welcome";
-      out = m;
-      return {};
+      auto& m = reuse<Welcome>(out);
+      if (fields != 2 || !f.u64(m.credit) || !f.boolean(m.desk_on)) bad = "bad welcome";
+      break;
     }
     case 2:
-      if (f.size() != 0) return "bad ready";
-      out = Ready{};
-      return {};
+      reuse<Ready>(out);
+      if (fields != 0) bad = "bad ready";
+      break;
     case 3: {
-      Submit m;
-      Fields report(nullptr, 0);
-      if (f.size() != 2 || !f.u64(0, m.seq) || !f.array(1, report) || !readSubmit(report, m)) {
-        return "bad submit";
-      }
-      out = std::move(m);
-      return {};
+      auto& m = reuse<Submit>(out);
+      if (fields != 2 || !f.u64(m.seq) || !readSubmit(f, m)) bad = "bad submit";
+      break;
     }
     case 8: {
-      SubmitBatch m;
-      if (f.size() != 3 || !f.u64(0, m.seq) || !f.batch(1, m.reports, readSubmit) ||
-          !f.sizes(2, m.sizes) || m.sizes.size() != m.reports.size() || m.reports.empty()) {
-        return "bad submit batch";
+      auto& m = reuse<SubmitBatch>(out);
+      if (fields != 3 || !f.u64(m.seq) || !f.batch(m.reports, readSubmit) || !f.sizes(m.sizes) ||
+          m.sizes.size() != m.reports.size()) {
+        bad = "bad submit batch";
+        break;
       }
       for (std::size_t i = 0; i < m.reports.size(); ++i)
         m.reports[i].seq = m.seq + i;
-      out = std::move(m);
-      return {};
+      break;
     }
     case 4: {
-      Ack m;
-      if (f.size() != 3 || !f.u64(0, m.upto) || !f.u64(1, m.credit) || !f.u64(2, m.refused)) {
-        return "bad ack";
-      }
-      out = m;
-      return {};
+      auto& m = reuse<Ack>(out);
+      if (fields != 3 || !f.u64(m.upto) || !f.u64(m.credit) || !f.u64(m.refused)) bad = "bad ack";
+      break;
     }
     case 5: {
-      DeliverBatch m;
-      if (f.size() != 2 || !f.batch(0, m.deliveries, readDeliver) || !f.sizes(1, m.sizes) ||
-          m.sizes.size() != m.deliveries.size() || m.deliveries.empty()) {
-        return "bad deliver";
+      auto& m = reuse<DeliverBatch>(out);
+      if (fields != 2 || !f.batch(m.deliveries, readDeliver) || !f.sizes(m.sizes) ||
+          m.sizes.size() != m.deliveries.size()) {
+        bad = "bad deliver";
       }
-      out = std::move(m);
-      return {};
+      break;
     }
     case 6: {
-      Result m;
-      if (f.size() != 4 || !f.u64(0, m.upto) || !f.u64(1, small) || small > 2 || !f.u64(2, m.seq) ||
-          !f.str(3, m.reason, 1024)) {
-        return "bad result";
+      auto& m = reuse<Result>(out);
+      if (fields != 4 || !f.u64(m.upto) || !f.u64(small, 2) || !f.u64(m.seq) ||
+          !f.str(m.reason, 1024)) {
+        bad = "bad result";
+        break;
       }
       m.status = static_cast<Status>(small);
-      out = std::move(m);
-      return {};
+      break;
     }
     case 7: {
-      Control m;
-      if (f.size() != 1 || !f.str(0, m.command)) return "bad control";
-      out = std::move(m);
-      return {};
+      auto& m = reuse<Control>(out);
+      if (fields != 1 || !f.str(m.command)) bad = "bad control";
+      break;
     }
     default:
       return "unknown message type " + std::to_string(type);
   }
+  if (bad) return f.truncated() ? "truncated msgpack" : bad;
+  if (!f.done()) return "trailing bytes after msgpack value";
+  return {};
 }
 
 }  // namespace reporthub::wire

@@ -494,7 +494,7 @@ std::size_t Hub::handleChild(std::vector<zmq::message_t>& frames, TimePoint now)
     malformed(peer, routing_id, "no envelope");
     return 0;
   }
-  wire::Envelope env;
+  wire::Envelope& env = env_;
   if (auto err = wire::decode(zmqu::view(frames[1]), env); !err.empty()) {
     malformed(peer, routing_id, err);
     return 0;
@@ -789,23 +789,26 @@ void Hub::pumpSinks(TimePoint now) {
     // Batches of what is waiting, as much as the output's window allows.
     wire::DeliverBatch& batch = deliver_batch_;
     while (journal_.inFlight(c) < st.window) {
-      batch.deliveries.clear();
+      // The deliveries are assigned over, not rebuilt: their strings keep their capacity.
+      std::size_t n = 0;
       batch.sizes.clear();
       batch_body_.clear();
-      while (batch.deliveries.size() < wire::kMaxBatch &&
-             batch_body_.size() < wire::kBatchBodyBytes && journal_.inFlight(c) < st.window) {
+      while (n < wire::kMaxBatch && batch_body_.size() < wire::kBatchBodyBytes &&
+             journal_.inFlight(c) < st.window) {
         const Entry* e = journal_.next(c);
         if (!e) break;
-        wire::Deliver& d = batch.deliveries.emplace_back();
+        if (n == batch.deliveries.size()) batch.deliveries.emplace_back();
+        wire::Deliver& d = batch.deliveries[n++];
         d.seq = e->seq;
-        d.id = e->id;
+        d.id.assign(e->id);
         for (const auto& sd : e->route->sinks) {
           if (sd.channel == c) d.targets = sd.targets;
         }
         batch.sizes.push_back(static_cast<std::uint32_t>(e->body.size()));
         batch_body_ += e->body;
       }
-      if (batch.deliveries.empty()) break;
+      batch.deliveries.resize(n);
+      if (n == 0) break;
       std::vector<zmq::message_t> out;
       out.emplace_back(st.routing_id.data(), st.routing_id.size());
       const auto env = wire::encodeView(batch);

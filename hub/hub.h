@@ -193,6 +193,7 @@ class Hub final : public SupervisorActions {
   std::set<std::string> unknown_logged_;        // unknown categories already logged
   std::set<std::string> unknown_peers_logged_;  // peers without hello already logged
   std::vector<std::string> ack_due_;
+  wire::Envelope env_;                    // the message being handled; reused, as are:
   std::vector<std::string_view> bodies_;  // of the submitted batch being handled
   wire::DeliverBatch deliver_batch_;      // reused: its vectors keep their capacity
   std::string batch_body_;

@@ -467,10 +467,9 @@ std::uint64_t Journal::append(std::string_view id, std::shared_ptr<const routing
   rotateIfFull();
   Entry e;
   e.seq = next_seq_++;
-  e.id.assign(id);
-  std::string payload;
+  std::string& payload = payload_;
+  payload.clear();
   const std::string& encoded_route = encodedRoute(route);
-  payload.reserve(8 + 8 + 2 + id.size() + 4 + encoded_route.size());
   put64(payload, e.seq);
   put64(payload, route->channel_mask);
   payload.push_back(static_cast<char>(id.size() & 0xff));
@@ -486,11 +485,45 @@ std::uint64_t Journal::append(std::string_view id, std::shared_ptr<const routing
     ++cursors_[d.channel].backlog;
     segments_.back().last_for_channel[d.channel] = e.seq;
   }
-  e.body.assign(body);
+  keep(e, id, body);
   e.route = std::move(route);
   cache_size_ += e.bytes;
   cache_.push_back(std::move(e));
   return cache_.back().seq;
+}
+
+void Journal::keep(Entry& e, std::string_view id, std::string_view body) {
+  const std::size_t n = id.size() + body.size();
+  if (cache_blocks_.empty() ||
+      cache_blocks_.back().data.capacity() - cache_blocks_.back().data.size() < n) {
+    CacheBlock& block = cache_blocks_.emplace_back();
+    if (!spare_blocks_.empty()) {
+      block.data = std::move(spare_blocks_.back());
+      spare_blocks_.pop_back();
+    }
+    block.data.reserve(std::max(kCacheBlock, n));
+  }
+  CacheBlock& block = cache_blocks_.back();
+  const std::size_t at = block.data.size();
+  block.data.append(id);
+  block.data.append(body);
+  block.last_seq = e.seq;
+  e.id = std::string_view(block.data).substr(at, id.size());
+  e.body = std::string_view(block.data).substr(at + id.size(), body.size());
+}
+
+void Journal::dropCacheFront() {
+  cache_size_ -= cache_.front().bytes;
+  cache_.pop_front();
+  while (!cache_blocks_.empty() &&
+         (cache_.empty() || cache_blocks_.front().last_seq < cache_.front().seq)) {
+    std::string data = std::move(cache_blocks_.front().data);
+    cache_blocks_.pop_front();
+    if (spare_blocks_.size() < 2) {
+      data.clear();
+      spare_blocks_.push_back(std::move(data));
+    }
+  }
 }
 
 Position Journal::flush() {
@@ -519,10 +552,8 @@ Position Journal::flush() {
     if (opts_.sync) cv_.notify_all();
   }
   // Only entries already in the file may leave the cache: the disk path reads them back.
-  while (cache_size_ > opts_.cache_bytes && !cache_.empty() && cache_.front().end <= written_) {
-    cache_size_ -= cache_.front().bytes;
-    cache_.pop_front();
-  }
+  while (cache_size_ > opts_.cache_bytes && !cache_.empty() && cache_.front().end <= written_)
+    dropCacheFront();
   return written_;
 }
 
@@ -687,8 +718,10 @@ bool Journal::readFromDisk(routing::ChannelId channel) {
       read_route_bytes_.assign(e.route);
     }
     c.scratch.seq = e.seq;
-    c.scratch.id.assign(e.id);
-    c.scratch.body.assign(e.body);
+    c.scratch_data.assign(e.id);
+    c.scratch_data.append(e.body);
+    c.scratch.id = std::string_view(c.scratch_data).substr(0, e.id.size());
+    c.scratch.body = std::string_view(c.scratch_data).substr(e.id.size());
     c.scratch.route = read_route_;
     c.scratch.at = at;
     c.scratch.end = c.read_pos;

@@ -32,10 +32,12 @@ struct Position {
   auto operator<=>(const Position&) const = default;
 };
 
+// An entry as next() hands it out. `id` and `body` point into the journal's memory: valid
+// until the journal is next appended to or flushed.
 struct Entry {
   std::uint64_t seq = 0;
-  std::string id;
-  std::string body;                             // the encoded report, never decoded here
+  std::string_view id;
+  std::string_view body;                        // the encoded report, never decoded here
   std::shared_ptr<const routing::Route> route;  // the routing decision it was accepted with
   Position at;                                  // its record
   Position end;                                 // just after its record
@@ -127,8 +129,20 @@ class Journal {
     Position read_pos;           // where the record after read_seq starts on disk
     std::deque<std::pair<std::uint64_t, Position>> in_flight;  // handed out, not acked
     std::uint64_t backlog = 0;                                 // routed here and not acked
-    Entry scratch;  // the last entry read from disk for this channel
+    Entry scratch;             // the last entry read from disk for this channel
+    std::string scratch_data;  // its id and body
   };
+  // The ids and bodies of the cached entries, back to back in blocks that are never
+  // reallocated (views into them stay valid): no allocation per report, and a block is
+  // dropped (kept for reuse) once the cache has let go of every entry in it.
+  struct CacheBlock {
+    std::string data;
+    std::uint64_t last_seq = 0;
+  };
+  static constexpr std::size_t kCacheBlock = 1 << 20;
+  // Copies `id` and `body` into the cache blocks; sets `e.id` and `e.body` to the copies.
+  void keep(Entry& e, std::string_view id, std::string_view body);
+  void dropCacheFront();
 
   void recover();
   void openActive(std::uint64_t number, bool fresh);
@@ -157,6 +171,9 @@ class Journal {
   std::uint64_t next_seq_ = 1;
   std::array<Cursor, routing::kMaxChannels> cursors_;
   std::deque<Entry> cache_;  // recent entries, consecutive seqs
+  std::deque<CacheBlock> cache_blocks_;
+  std::vector<std::string> spare_blocks_;
+  std::string payload_;  // of the entry record being appended
   std::unordered_map<const routing::Route*,
                      std::pair<std::shared_ptr<const routing::Route>, std::string>>
       route_cache_;

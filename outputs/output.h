@@ -34,6 +34,7 @@ class Output {
 
   // Whether this report was already delivered here, by this process or one before it.
   // Delivery is at least once; this is how the operator still sees each report once.
+  // deliver() follows every false answer, so an output may record the id here already.
   virtual bool seen(const Report& /*report*/) { return false; }
 };
 

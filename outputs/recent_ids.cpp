@@ -80,15 +80,16 @@ void RecentIds::grow() {
     insert(tags_[i], i);
 }
 
-void RecentIds::add(std::string_view id) {
+bool RecentIds::add(std::string_view id) {
   const std::uint32_t tag = tagOf(id);
-  if (size_ > 0 && index_[find(id, tag)] != 0) return;
+  if (size_ > 0 && index_[find(id, tag)] != 0) return false;
   if (size_ == ids_.size()) grow();
   const std::size_t slot = slotAt(size_);
   ids_[slot].assign(id);
   tags_[slot] = tag;
   insert(tag, slot);
   ++size_;
+  return true;
 }
 
 void RecentIds::commit() {

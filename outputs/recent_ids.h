@@ -24,8 +24,9 @@ class RecentIds {
   explicit RecentIds(std::size_t capacity = 200'000) : capacity_(capacity) {}
 
   bool contains(std::string_view id) const;
-  // Records an id of the current batch (once: an id already here is not added again).
-  void add(std::string_view id);
+  // Records an id of the current batch; false if it was here already (and is not added
+  // again). One lookup for both questions.
+  bool add(std::string_view id);
   // The current batch is durable.
   void commit();
   // The current batch was lost: forget its ids.

@@ -148,7 +148,7 @@ class Receiver {
   void handle() {
     if (frames_.size() < 2) return malformed(std::string(zmqu::view(frames_[0])), "no envelope");
     const std::string rid(zmqu::view(frames_[0]));
-    wire::Envelope env;
+    wire::Envelope& env = env_;
     if (auto err = wire::decode(zmqu::view(frames_[1]), env); !err.empty()) {
       return malformed(rid, err);
     }
@@ -429,7 +429,8 @@ class Receiver {
   std::optional<ZapHandler> zap_;
   TimePoint now_ = Clock::now();
   std::vector<zmq::message_t> frames_;
-  Report report_;  // reused: its strings keep their capacity
+  wire::Envelope env_;  // the message being handled; reused
+  Report report_;       // reused: its strings keep their capacity
   Inbox inbox_;
   std::unordered_map<std::string, Peer> peers_;
   std::unordered_map<Inbox::PeerId, std::string> sessions_by_id_;

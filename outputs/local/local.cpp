@@ -21,32 +21,62 @@ namespace reporthub::outputs::local {
 
 namespace {
 
-std::string isoTime(std::int64_t ts_ns) {
+// Appends the time as 2026-11-22T08:00:00.123Z.
+void appendIsoTime(std::string& out, std::int64_t ts_ns) {
   // Reports arrive in bursts within the same second: format each second once.
   thread_local std::time_t cached_secs = -1;
   thread_local char cached[24];
+  thread_local std::size_t cached_len = 0;
   const std::time_t secs = static_cast<std::time_t>(ts_ns / 1'000'000'000);
   if (secs != cached_secs) {
     std::tm tm{};
     gmtime_r(&secs, &tm);
-    std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+    cached_len = std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
     cached_secs = secs;
   }
   const int millis = static_cast<int>((ts_ns / 1'000'000) % 1000);
-  std::string out(cached);
-  out += '.';
   const int ms = millis < 0 ? 0 : millis;
-  out += static_cast<char>('0' + ms / 100);
-  out += static_cast<char>('0' + ms / 10 % 10);
-  out += static_cast<char>('0' + ms % 10);
-  out += 'Z';
+  const char frac[] = {'.', static_cast<char>('0' + ms / 100),
+                       static_cast<char>('0' + ms / 10 % 10), static_cast<char>('0' + ms % 10),
+                       'Z'};
+  out.append(cached, cached_len);
+  out.append(frac, sizeof frac);
+}
+
+std::string isoTime(std::int64_t ts_ns) {
+  std::string out;
+  appendIsoTime(out, ts_ns);
   return out;
 }
 
-// Operators read one line per report: control characters would break that.
+// Whether any of the 8 bytes in `w` is below 0x20 or is 0x7f (DEL). Bit tricks for bytes
+// in a word: `w - 0x20` sets a byte's top bit where it borrowed (a byte below 0x20), `~w`
+// excludes bytes that had the top bit already; a byte equal to 0x7f is zero after the xor.
+bool hasControl(std::uint64_t w) {
+  constexpr std::uint64_t k01 = 0x0101010101010101, k80 = 0x8080808080808080;
+  const std::uint64_t below = (w - 0x20 * k01) & ~w & k80;
+  const std::uint64_t x = w ^ (0x7f * k01);
+  const std::uint64_t del = (x - k01) & ~x & k80;
+  return (below | del) != 0;
+}
+
+// Operators read one line per report: control characters would break that. Runs of
+// printable bytes are appended whole, found 8 bytes at a time.
 void appendSanitized(std::string& out, std::string_view s) {
-  for (char c : s)
-    out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c);
+  auto control = [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; };
+  while (!s.empty()) {
+    std::size_t run = 0;
+    for (std::uint64_t w; run + 8 <= s.size(); run += 8) {
+      std::memcpy(&w, s.data() + run, 8);
+      if (hasControl(w)) break;
+    }
+    while (run < s.size() && !control(s[run]))
+      ++run;
+    out.append(s.data(), run);
+    if (run == s.size()) break;
+    out.push_back(' ');
+    s.remove_prefix(run + 1);
+  }
 }
 
 class LocalOutput final : public Output {
@@ -64,10 +94,10 @@ class LocalOutput final : public Output {
     if (fd_ >= 0) close(fd_);
   }
 
-  bool seen(const Report& r) override { return recent_.contains(r.id); }
+  // Asks and records in one lookup: deliver() follows every report not seen.
+  bool seen(const Report& r) override { return !recent_.add(r.id); }
 
   wire::Status deliver(const Report& r, const wire::Deliver&, std::string&) override {
-    recent_.add(r.id);
     if (buffer_.empty()) watchViewers();  // once per batch: a new viewer sees the next line
     const std::size_t start = buffer_.size();
     if (cfg_.format == config::LogFormat::json) {
@@ -251,7 +281,7 @@ std::string formatText(const Report& r) {
 }
 
 void appendText(std::string& line, const Report& r) {
-  line += isoTime(r.ts_ns);
+  appendIsoTime(line, r.ts_ns);
   line += ' ';
   line += r.origin;
   line += ' ';

@@ -30,6 +30,31 @@ TEST_CASE("text lines carry time, origin, category, severity, text, attrs and th
         "[01a20133-b7f9-7e7c-b24c-dad7e9ed513d]");
 }
 
+TEST_CASE("control characters anywhere in a text line become spaces", "[local]") {
+  Report r = sample();
+  r.text = std::string("\tstart\r\n\x7f mid\x01\x1f end\n", 20);
+  r.attrs = {{"k\x1b", std::string("\0v\n", 3)}};
+  CHECK(formatText(r) ==
+        "2025-11-22T03:01:36.377Z alpha DISK error  start    mid   end  {k = v } "
+        "[01a20133-b7f9-7e7c-b24c-dad7e9ed513d]");
+}
+
+TEST_CASE("every control byte at every place in a word becomes a space", "[local]") {
+  // Text is scanned 8 bytes at a time: each byte value at each position of two words.
+  Report r = sample();
+  r.attrs.clear();
+  for (int c = 0; c < 256; ++c) {
+    for (std::size_t pos = 0; pos < 17; ++pos) {
+      r.text.assign(17, 'a');
+      r.text[pos] = static_cast<char>(c);
+      std::string want = r.text;
+      if (c < 0x20 || c == 0x7f) want[pos] = ' ';
+      INFO("byte " << c << " at " << pos);
+      CHECK(formatText(r).find(" error " + want + " [") != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("a report from another node shows its via in text lines", "[local]") {
   Report r = sample();
   r.origin = "site";
@@ -73,4 +98,12 @@ TEST_CASE("report ids are printable, bounded and bracket-free", "[report]") {
   CHECK_FALSE(validReportId(std::string(129, 'a')));
   for (const char* bad : {"a b", "a]", "[a", "a\"b", "a\\b", "a\nb"})
     CHECK_FALSE(validReportId(bad));
+  CHECK(validReportId(std::string(128, 'a')));
+  // Every byte value: printable ASCII but space, brackets, quote and backslash.
+  for (int c = 0; c < 256; ++c) {
+    INFO("byte " << c);
+    const bool printable = c > 0x20 && c < 0x7f;
+    const bool excluded = c == '[' || c == ']' || c == '"' || c == '\\';
+    CHECK(validReportId(std::string("id") + static_cast<char>(c)) == (printable && !excluded));
+  }
 }

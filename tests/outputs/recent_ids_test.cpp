@@ -58,8 +58,9 @@ TEST_CASE("recent ids agree with a plain set through adds, commits and rollbacks
       // Now and then an id seen recently, or one long since evicted.
       const unsigned n = rng() % 8 == 0 ? next - std::min<unsigned>(next, rng() % 1500u) : next++;
       const std::string id = idOf(n);
-      if (!inModel(id)) model.push_back(id);
-      ids.add(id);
+      const bool fresh = !inModel(id);
+      if (fresh) model.push_back(id);
+      REQUIRE(ids.add(id) == fresh);
     }
     if (rng() % 4 == 0) {
       ids.rollback();
