@@ -111,6 +111,7 @@ void ChildLink::handleMessage(std::vector<zmq::message_t>& frames) {
       spdlog::warn("deliveries {}.. without their bodies; ignored", b->deliveries.front().seq);
       return;
     }
+    if (on_batch) on_batch(b->deliveries);
     for (std::size_t i = 0; on_deliver && i < bodies_.size(); ++i)
       on_deliver(b->deliveries[i], bodies_[i]);
   } else if (auto* c = std::get_if<wire::Control>(&env)) {

@@ -45,6 +45,8 @@ class ChildLink {
   // Outputs: called for each delivery, in order; the body is the encoded report, valid
   // during the call.
   std::function<void(const wire::Deliver&, std::string_view body)> on_deliver;
+  // Outputs, optional: called with a batch's deliveries before on_deliver gets each.
+  std::function<void(const std::vector<wire::Deliver>&)> on_batch;
 
   // Sends the batch being gathered, then waits up to `timeout` for socket or signal
   // activity and dispatches it. Returns true if anything was handled.

@@ -8,6 +8,7 @@
 // output makes reports wait on disk, not in RAM.
 #pragma once
 
+#include "common/ring.h"
 #include "routing/router.h"
 
 #include <array>
@@ -127,8 +128,8 @@ class Journal {
     std::uint64_t acked = 0;     // every entry with seq <= acked is done
     std::uint64_t read_seq = 0;  // every entry with seq <= read_seq was handed out or skipped
     Position read_pos;           // where the record after read_seq starts on disk
-    std::deque<std::pair<std::uint64_t, Position>> in_flight;  // handed out, not acked
-    std::uint64_t backlog = 0;                                 // routed here and not acked
+    Ring<std::pair<std::uint64_t, Position>> in_flight;  // handed out, not acked
+    std::uint64_t backlog = 0;                           // routed here and not acked
     Entry scratch;             // the last entry read from disk for this channel
     std::string scratch_data;  // its id and body
   };
@@ -170,7 +171,7 @@ class Journal {
   std::string buffer_;            // records not yet written to fd_
   std::uint64_t next_seq_ = 1;
   std::array<Cursor, routing::kMaxChannels> cursors_;
-  std::deque<Entry> cache_;  // recent entries, consecutive seqs
+  Ring<Entry> cache_;  // recent entries, consecutive seqs
   std::deque<CacheBlock> cache_blocks_;
   std::vector<std::string> spare_blocks_;
   std::string payload_;  // of the entry record being appended

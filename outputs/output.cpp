@@ -62,6 +62,7 @@ int runOutput(ChildContext& ctx, Output& output, std::uint32_t window) {
       done = d.seq;
     }
   };
+  link.on_batch = [&](const std::vector<wire::Deliver>& batch) { output.prepare(batch); };
   link.on_control = [&](const std::string& cmd) {
     if (cmd == "reopen") output.reopen();
   };

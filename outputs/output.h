@@ -32,6 +32,10 @@ class Output {
   // Reopen files (SIGHUP, for logrotate).
   virtual void reopen() {}
 
+  // A batch of deliveries is about to come, one deliver() each: an output may start
+  // loading what it will look up for them.
+  virtual void prepare(const std::vector<wire::Deliver>& /*batch*/) {}
+
   // Whether this report was already delivered here, by this process or one before it.
   // Delivery is at least once; this is how the operator still sees each report once.
   // deliver() follows every false answer, so an output may record the id here already.

@@ -29,6 +29,10 @@ std::size_t RecentIds::find(std::string_view id, std::uint32_t tag) const {
   }
 }
 
+void RecentIds::prefetch(std::string_view id) const {
+  if (!index_.empty()) __builtin_prefetch(&index_[tagOf(id) & (index_.size() - 1)]);
+}
+
 bool RecentIds::contains(std::string_view id) const {
   return size_ > 0 && index_[find(id, tagOf(id))] != 0;
 }
@@ -94,6 +98,10 @@ bool RecentIds::add(std::string_view id) {
 
 void RecentIds::commit() {
   committed_ = size_;
+  // The buckets of the ids about to leave, loaded together (their tags are kept).
+  const std::size_t mask = index_.size() - 1;
+  for (std::size_t i = 0; i + capacity_ < size_; ++i)
+    __builtin_prefetch(&index_[tags_[slotAt(i)] & mask]);
   while (size_ > capacity_) {
     erase(head_);
     head_ = slotAt(1);

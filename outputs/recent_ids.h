@@ -24,6 +24,9 @@ class RecentIds {
   explicit RecentIds(std::size_t capacity = 200'000) : capacity_(capacity) {}
 
   bool contains(std::string_view id) const;
+  // Starts loading the index bucket where `id` is looked up: the ids of a batch prefetched
+  // before they are added wait for memory together, not one after another.
+  void prefetch(std::string_view id) const;
   // Records an id of the current batch; false if it was here already (and is not added
   // again). One lookup for both questions.
   bool add(std::string_view id);
