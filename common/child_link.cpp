@@ -160,21 +160,27 @@ bool ChildLink::submit(const Report& r, const std::string& recipient) {
 
 bool ChildLink::trySubmit(const wire::Submit& m, std::string_view body) {
   if (next_seq_ > credit_) return false;
-  if (batch_.reports.empty()) batch_.seq = next_seq_;
-  batch_.reports.push_back(m);
-  batch_.reports.back().seq = next_seq_;
+  if (batch_size_ == 0) batch_.seq = next_seq_;
+  // Assigned over the batch's earlier reports: their strings keep their capacity.
+  if (batch_size_ == batch_.reports.size()) batch_.reports.emplace_back();
+  wire::Submit& slot = batch_.reports[batch_size_++];
+  slot.seq = next_seq_;
+  slot.id.assign(m.id);
+  slot.category.assign(m.category);
+  slot.recipient.assign(m.recipient);
+  slot.via = m.via;
   batch_.sizes.push_back(static_cast<std::uint32_t>(body.size()));
   batch_body_.append(body);
   ++next_seq_;
-  if (batch_.reports.size() >= wire::kMaxBatch || batch_body_.size() >= wire::kBatchBodyBytes)
-    flush();
+  if (batch_size_ >= wire::kMaxBatch || batch_body_.size() >= wire::kBatchBodyBytes) flush();
   return true;
 }
 
 void ChildLink::flush() {
-  if (batch_.reports.empty()) return;
+  if (batch_size_ == 0) return;
+  batch_.reports.resize(batch_size_);
   send(batch_, &batch_body_);
-  batch_.reports.clear();
+  batch_size_ = 0;
   batch_.sizes.clear();
   batch_body_.clear();
 }

@@ -94,7 +94,8 @@ class ChildLink {
   std::uint64_t acked_ = 0;
   std::uint64_t credit_ = 0;
   std::vector<zmq::message_t> frames_;
-  wire::SubmitBatch batch_;  // gathered by trySubmit, not yet sent
+  wire::SubmitBatch batch_;     // gathered by trySubmit, not yet sent: the first
+  std::size_t batch_size_ = 0;  // batch_size_ of its reports
   std::string batch_body_;
   wire::Envelope env_;                    // the message being handled; reused, as are:
   std::vector<std::string_view> bodies_;  // a received batch, split

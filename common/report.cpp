@@ -33,10 +33,16 @@ std::int64_t nowNs() {
 }
 
 std::string newReportId() {
+  std::string out;
+  newReportId(nowNs(), out);
+  return out;
+}
+
+void newReportId(std::int64_t now_ns, std::string& out) {
   // UUIDv7: 48-bit ms timestamp, version, 74 random bits. Time order keeps journal scans
   // and operator searches natural; randomness keeps ids from different nodes apart.
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  const auto ms = static_cast<std::uint64_t>(nowNs() / 1'000'000);
+  const auto ms = static_cast<std::uint64_t>(now_ns / 1'000'000);
   const std::uint64_t r1 = rng(), r2 = rng();
   std::array<std::uint8_t, 16> b{};
   for (int i = 0; i < 6; ++i)
@@ -47,14 +53,14 @@ std::string newReportId() {
   for (int i = 9; i < 16; ++i)
     b[i] = static_cast<std::uint8_t>(r2 >> (8 * (15 - i)));
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
+  char text[36];
+  char* p = text;
   for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0x0f]);
+    if (i == 4 || i == 6 || i == 8 || i == 10) *p++ = '-';
+    *p++ = kHex[b[i] >> 4];
+    *p++ = kHex[b[i] & 0x0f];
   }
-  return out;
+  out.assign(text, sizeof text);
 }
 
 bool validReportId(std::string_view id) {

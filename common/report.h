@@ -32,6 +32,9 @@ struct Report {
 
 // A new time-ordered unique id (UUIDv7 in its 36-character text form).
 std::string newReportId();
+// The same, for a report made at `now_ns`, written into `out` (its capacity reused): for
+// inputs that read the clock for the report anyway.
+void newReportId(std::int64_t now_ns, std::string& out);
 
 // Ids from other sources may differ in form, but must be 1-128 printable ASCII characters
 // without space, quote, backslash or brackets: they end every operator-log line and are

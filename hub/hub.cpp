@@ -568,13 +568,21 @@ std::size_t Hub::handleChild(std::vector<zmq::message_t>& frames, TimePoint now)
   return 0;
 }
 
+bool Hub::firstUnknown(std::string_view what) {
+  // Looked up before inserting: a stream of one unknown category is the common case, and
+  // must not build a string per report.
+  if (unknown_logged_.contains(what) || unknown_logged_.size() >= kMaxUnknownLogged) return false;
+  unknown_logged_.emplace(what);
+  return true;
+}
+
 std::uint64_t Hub::journalReport(std::string_view id, std::string_view category,
                                  std::string_view body) {
   bool is_default = false;
   const routing::Route& route = router_->route(category, is_default);
   if (is_default) {
     ++counters_.unknown_category;
-    if (unknown_logged_.size() < kMaxUnknownLogged && unknown_logged_.emplace(category).second) {
+    if (firstUnknown(category)) {
       spdlog::info("unknown category '{}': routed to categories.default (counted; logged once)",
                    category);
     }
@@ -641,8 +649,7 @@ void Hub::acceptRemote(const wire::Submit& m, std::string_view body) {
   const routing::Route* route = router_->recipient(m.recipient);
   if (!route) {
     ++counters_.unknown_recipient;
-    if (unknown_logged_.size() < kMaxUnknownLogged &&
-        unknown_logged_.emplace("recipient " + m.recipient).second) {
+    if (firstUnknown("recipient " + m.recipient)) {
       spdlog::warn(
           "report from {} names recipient '{}', which this node does not define; routed by "
           "its category instead (counted; logged once)",

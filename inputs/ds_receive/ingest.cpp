@@ -12,15 +12,15 @@ const char* Ingest::message(std::string_view msg, std::string_view peer) {
   const std::int64_t now = nowNs();
   if (const char* why = parseSyslog(msg, parsed_, local_, now)) return why;
   const Mapper::Result m = mapper_.map(parsed_);
-  const std::string id = newReportId();
+  newReportId(now, id_);
   BodyFields f;
-  f.id = id;
+  f.id = id_;
   f.ts_ns = parsed_.ts_ns != 0 ? parsed_.ts_ns : now;
   f.origin = node_;
   f.category = *m.category;
   f.severity = m.severity;
   f.peer = peer;
-  out_.submit(id, f.category, body_.build(f, parsed_));
+  out_.submit(id_, f.category, body_.build(f, parsed_));
   ++submitted_;
   return nullptr;
 }

@@ -40,6 +40,7 @@ class Ingest : public MessageSink {
   LocalTime local_;
   SyslogMessage parsed_;
   ReportBody body_;
+  std::string id_;  // of the report being made
   std::uint64_t submitted_ = 0;
 };
 

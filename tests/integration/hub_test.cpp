@@ -307,6 +307,12 @@ TEST_CASE("reports an input submits are routed to the operator log", "[hub][inte
   auto st = hub.status();
   CHECK(st["counters"]["accepted"] == 5000);
   CHECK(st["counters"]["unknown_category"] == 5000);
+  // Counted for each, logged once.
+  const std::string log = readFile(hub.hubLog());
+  const std::string line = "unknown category 'BURST': routed to categories.default";
+  const auto first = log.find(line);
+  CHECK(first != std::string::npos);
+  CHECK(log.find(line, first + 1) == std::string::npos);
   CHECK(hub.stop() == 0);
 }
 
