@@ -3,6 +3,8 @@
 
 #include "common/msgpack_util.h"
 
+#include <msgpack.hpp>
+
 #include <array>
 #include <chrono>
 #include <random>

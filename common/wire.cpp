@@ -4,6 +4,8 @@
 
 #include "common/msgpack_util.h"
 
+#include <msgpack.hpp>
+
 namespace reporthub::wire {
 
 namespace {

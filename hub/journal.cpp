@@ -19,6 +19,8 @@
 #include "common/file_io.h"
 #include "common/msgpack_util.h"
 
+#include <msgpack.hpp>
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -100,46 +102,44 @@ std::string encodeRoute(const routing::Route& r) {
 }
 
 bool decodeRoute(std::string_view bytes, routing::Route& out) {
-  static const msgpack::unpack_limit kLimit(256, 0, 4096, 0, 0, 6);
-  msgpack::object o;
-  if (!mp::unpackExact(bytes, o, kLimit).empty()) return false;
-  if (o.type != msgpack::type::ARRAY) return false;
+  constexpr std::uint32_t kMaxItems = 256;
+  mp::Reader in(bytes);
+  std::uint32_t sinks = 0;
+  if (!in.array(sinks, kMaxItems)) return false;
   out = routing::Route{};
-  for (std::uint32_t i = 0; i < o.via.array.size; ++i) {
-    const auto& d = o.via.array.ptr[i];
+  for (std::uint32_t i = 0; i < sinks; ++i) {
     // [sink, channel, targets]; the first format had [sink, targets], one channel per sink.
+    std::uint32_t fields = 0, targets = 0;
     std::uint64_t sink = 0, channel = 0;
-    const bool v1 = d.type == msgpack::type::ARRAY && d.via.array.size == 2;
-    if (d.type != msgpack::type::ARRAY || (!v1 && d.via.array.size != 3) ||
-        !mp::getUint(d.via.array.ptr[0], sink) || sink >= routing::kSinkCount ||
-        (!v1 && (!mp::getUint(d.via.array.ptr[1], channel) || channel >= routing::kMaxChannels)) ||
-        d.via.array.ptr[v1 ? 1 : 2].type != msgpack::type::ARRAY) {
+    if (!in.array(fields, 3) || fields < 2 || !in.u64(sink) || sink >= routing::kSinkCount) {
       return false;
     }
-    if (v1) channel = sink;
+    const bool v1 = fields == 2;
+    if (v1) {
+      channel = sink;
+    } else if (!in.u64(channel) || channel >= routing::kMaxChannels) {
+      return false;
+    }
+    if (!in.array(targets, kMaxItems)) return false;
     routing::SinkDelivery sd{
         static_cast<routing::Sink>(sink), static_cast<routing::ChannelId>(channel), {}};
-    const auto& targets = d.via.array.ptr[v1 ? 1 : 2];
-    for (std::uint32_t k = 0; k < targets.via.array.size; ++k) {
-      const auto& t = targets.via.array.ptr[k];
-      wire::Target target;
-      if (t.type != msgpack::type::ARRAY || t.via.array.size != 2 ||
-          !mp::getString(t.via.array.ptr[0], target.recipient, 256) ||
-          t.via.array.ptr[1].type != msgpack::type::ARRAY) {
-        return false;
-      }
-      for (std::uint32_t j = 0; j < t.via.array.ptr[1].via.array.size; ++j) {
-        std::string p;
-        if (!mp::getString(t.via.array.ptr[1].via.array.ptr[j], p, 256)) return false;
-        target.params.push_back(std::move(p));
+    for (std::uint32_t k = 0; k < targets; ++k) {
+      wire::Target& target = sd.targets.emplace_back();
+      std::uint32_t pair = 0, params = 0;
+      std::string_view v;
+      if (!in.array(pair, 2) || pair != 2 || !in.str(v, 256)) return false;
+      target.recipient.assign(v);
+      if (!in.array(params, kMaxItems)) return false;
+      for (std::uint32_t j = 0; j < params; ++j) {
+        if (!in.str(v, 256)) return false;
+        target.params.emplace_back(v);
       }
       out.recipients.push_back(target.recipient);
-      sd.targets.push_back(std::move(target));
     }
     out.channel_mask |= routing::channelBit(sd.channel);
     out.sinks.push_back(std::move(sd));
   }
-  return true;
+  return in.done();
 }
 
 // One entry record's payload, parsed.

@@ -4,12 +4,15 @@
 // gives back exactly what was not acknowledged (DESIGN §3 "No loss").
 #include "hub/journal.h"
 
+#include "common/crc32c.h"
+
 #include "routing/router.h"
 
 #include <spdlog/spdlog.h>
 #include "tests/support/temp_dir.h"
 
 #include <catch2/catch.hpp>
+#include <msgpack.hpp>
 
 #include <unistd.h>
 
@@ -364,6 +367,57 @@ TEST_CASE_METHOD(Fixture, "a sink reading from disk while more is written gets e
   got.insert(got.end(), rest.begin(), rest.end());
   CHECK(got == range(1, 2000));
   CHECK(journal->segments() > 1);
+}
+
+// A journal written by the first format: entry records with an 8-bit channel mask and
+// routes of [sink, targets] (one channel per sink), no channel names, no checkpoint.
+TEST_CASE_METHOD(Fixture, "an entry in the journal's first format is read and delivered",
+                 "[journal]") {
+  journal.reset();
+  fs::remove_all(dir());
+  fs::create_directories(dir());
+  auto le = [](std::string& s, std::uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i)
+      s.push_back(static_cast<char>(v >> (8 * i)));
+  };
+  msgpack::sbuffer route;
+  msgpack::packer<msgpack::sbuffer> pk(route);
+  pk.pack_array(1);
+  pk.pack_array(2);          // [sink, targets]
+  pk.pack(std::uint8_t{0});  // local
+  pk.pack_array(1);
+  pk.pack_array(2);
+  pk.pack(std::string("operator"));
+  pk.pack(std::vector<std::string>{"console"});
+  const std::string id = "id-1", body = bodyOf(id);
+  std::string payload;
+  le(payload, 1, 8);     // seq
+  payload.push_back(1);  // mask: channel 0
+  le(payload, id.size(), 2);
+  payload += id;
+  le(payload, route.size(), 4);
+  payload.append(route.data(), route.size());
+  const char type = 1;  // entry, first format
+  std::string record;
+  le(record, payload.size() + body.size(), 4);
+  le(record, crc32c(0, std::string(1, type) + payload + body), 4);
+  record += type;
+  record += payload + body;
+  std::ofstream(dir() / "0000000000000001.log", std::ios::binary) << record;
+
+  open();
+  CHECK(journal->recovery().entries == 1);
+  const Entry* e = journal->next(Sink::local);
+  REQUIRE(e);
+  CHECK(e->seq == 1);
+  CHECK(e->id == id);
+  CHECK(e->body == body);
+  REQUIRE(e->route->sinks.size() == 1);
+  CHECK(e->route->sinks[0].channel == Sink::local);
+  REQUIRE(e->route->sinks[0].targets.size() == 1);
+  CHECK(e->route->sinks[0].targets[0].recipient == "operator");
+  CHECK(e->route->sinks[0].targets[0].params == std::vector<std::string>{"console"});
+  CHECK(journal->next(Sink::local) == nullptr);
 }
 
 // The cache keeps ids and bodies in 1 MiB blocks that are recycled as entries leave it: an
