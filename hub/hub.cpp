@@ -476,10 +476,7 @@ void Hub::malformed(Peer* peer, const std::string& routing_id, const std::string
   if (peer) peer->malformed_logged = true;
   // A peer that never said hello has no Peer entry: remember a bounded number of them so a
   // stream of garbage is logged once per connection, and past the bound only counted.
-  if (!peer && (unknown_peers_logged_.size() >= kMaxUnknownLogged ||
-                !unknown_peers_logged_.insert(routing_id).second)) {
-    return;
-  }
+  if (!peer && !firstTime(unknown_peers_logged_, routing_id)) return;
   spdlog::warn(
       "malformed message from {} ({}): {}; dropped and counted (further ones from this "
       "peer are only counted)",
@@ -568,11 +565,11 @@ std::size_t Hub::handleChild(std::vector<zmq::message_t>& frames, TimePoint now)
   return 0;
 }
 
-bool Hub::firstUnknown(std::string_view what) {
-  // Looked up before inserting: a stream of one unknown category is the common case, and
-  // must not build a string per report.
-  if (unknown_logged_.contains(what) || unknown_logged_.size() >= kMaxUnknownLogged) return false;
-  unknown_logged_.emplace(what);
+bool Hub::firstTime(LoggedOnce& logged, std::string_view what) {
+  // Looked up before inserting: a stream of reports with the same unknown name is the
+  // common case, and must not build a string per report.
+  if (logged.contains(what) || logged.size() >= kMaxUnknownLogged) return false;
+  logged.emplace(what);
   return true;
 }
 
@@ -582,7 +579,7 @@ std::uint64_t Hub::journalReport(std::string_view id, std::string_view category,
   const routing::Route& route = router_->route(category, is_default);
   if (is_default) {
     ++counters_.unknown_category;
-    if (firstUnknown(category)) {
+    if (firstTime(unknown_categories_logged_, category)) {
       spdlog::info("unknown category '{}': routed to categories.default (counted; logged once)",
                    category);
     }
@@ -649,7 +646,7 @@ void Hub::acceptRemote(const wire::Submit& m, std::string_view body) {
   const routing::Route* route = router_->recipient(m.recipient);
   if (!route) {
     ++counters_.unknown_recipient;
-    if (firstUnknown("recipient " + m.recipient)) {
+    if (firstTime(unknown_recipients_logged_, m.recipient)) {
       spdlog::warn(
           "report from {} names recipient '{}', which this node does not define; routed by "
           "its category instead (counted; logged once)",

@@ -164,9 +164,11 @@ class Hub final : public SupervisorActions {
   void assignChannels(const config::Config& cfg);
   std::shared_ptr<const routing::Router> makeRouter(const config::Config& cfg);
 
-  // Whether an unknown category or recipient is new and should be logged (remembered now;
-  // at most kMaxUnknownLogged of them are).
-  bool firstUnknown(std::string_view what);
+  // Names already logged, so each is logged once: unknown categories, recipients, peers.
+  using LoggedOnce = std::set<std::string, std::less<>>;
+  // Whether `what` is not in `logged` yet, and should be logged (remembered now; at most
+  // kMaxUnknownLogged of them are, past that only counted).
+  static bool firstTime(LoggedOnce& logged, std::string_view what);
   // Stores a report the hub accepted; `category` routes it.
   std::uint64_t journalReport(std::string_view id, std::string_view category,
                               std::string_view body);
@@ -193,8 +195,9 @@ class Hub final : public SupervisorActions {
   std::deque<Deferred> deferred_;                // in journal order
   std::unordered_map<std::string, Peer> peers_;  // by routing id
   std::array<ChannelState, routing::kMaxChannels> channels_;
-  std::set<std::string, std::less<>> unknown_logged_;  // unknown categories already logged
-  std::set<std::string> unknown_peers_logged_;         // peers without hello already logged
+  LoggedOnce unknown_categories_logged_;
+  LoggedOnce unknown_recipients_logged_;
+  LoggedOnce unknown_peers_logged_;  // peers without hello
   std::vector<std::string> ack_due_;
   wire::Envelope env_;                    // the message being handled; reused, as are:
   std::vector<std::string_view> bodies_;  // of the submitted batch being handled
