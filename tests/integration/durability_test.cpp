@@ -3,6 +3,7 @@
 // the backlog.
 #include "common/child_link.h"
 #include "tests/support/harness.h"
+#include "tests/support/reports.h"
 
 #include <catch2/catch.hpp>
 
@@ -40,13 +41,7 @@ std::vector<std::string> submit(const Hub& hub, int n, const std::string& catego
                i) {
       link.pump(1ms);  // pacing the load, not waiting for a condition
     }
-    Report r;
-    r.id = newReportId();
-    r.ts_ns = nowNs();
-    r.origin = "alpha";
-    r.source = "test";
-    r.category = category;
-    r.text = name + " " + std::to_string(i);
+    const Report r = test::newReport("alpha", "test", category, name + " " + std::to_string(i));
     REQUIRE(link.submit(r));
     ids.push_back(r.id);
   }

@@ -4,6 +4,7 @@
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "tests/support/harness.h"
+#include "tests/support/reports.h"
 
 #include <catch2/catch.hpp>
 
@@ -32,14 +33,7 @@ zmq::socket_t connectRaw(zmq::context_t& ctx, const Hub& hub) {
 
 // An external report as an attached input would encode it.
 Report extReport(std::string text) {
-  Report r;
-  r.id = newReportId();
-  r.ts_ns = nowNs();
-  r.origin = "alpha";
-  r.source = "bench";
-  r.category = "EXT";
-  r.text = std::move(text);
-  return r;
+  return test::newReport("alpha", "bench", "EXT", std::move(text));
 }
 
 void sendFrames(zmq::socket_t& s, const std::vector<std::string>& frames) {

@@ -6,6 +6,7 @@
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "tests/support/harness.h"
+#include "tests/support/reports.h"
 
 #include <catch2/catch.hpp>
 
@@ -43,14 +44,8 @@ class RemoteFeed {
   // Submits a report from `origin` that travelled `via`, for `recipient` on this node.
   std::string submit(const std::string& origin, const std::vector<std::string>& via,
                      const std::string& recipient, const std::string& text) {
-    Report r;
-    r.id = newReportId();
-    r.ts_ns = nowNs();
-    r.origin = origin;
-    r.source = "check";
-    r.category = "DISK";
+    Report r = test::newReport(origin, "check", "DISK", text);
     r.severity = Severity::warning;
-    r.text = text;
     r.via = via;
     send({wire::encode(wire::Submit{++seq_, r.id, r.category, recipient, via}), encodeReport(r)});
     return r.id;

@@ -5,6 +5,7 @@
 #include "outputs/ds_send/ds_send.h"
 
 #include "tests/outputs/ds_send/listener.h"
+#include "tests/support/reports.h"
 #include "tests/support/temp_dir.h"
 
 #include <catch2/catch.hpp>
@@ -31,14 +32,7 @@ config::Config configFor(const test::TempDir& dir, const Listener& server) {
 }
 
 Report report(const std::string& text) {
-  Report r;
-  r.id = newReportId();
-  r.ts_ns = nowNs();
-  r.origin = "alpha";
-  r.source = "jcl";
-  r.category = "DISK";
-  r.text = text;
-  return r;
+  return test::newReport("alpha", "jcl", "DISK", text);
 }
 
 // The frame ds_send sends for `r`.
