@@ -180,6 +180,9 @@ TEST_CASE(
     "[hub][integration][spawn]") {
   Hub hub;
   hub.start();
+  // Once it is up the child has read its config and closed the descriptor; before that the
+  // memfd may still be open, as it must be.
+  REQUIRE(waitFor([&] { return hub.processStatus("local")["state"] == "running"; }));
   const int pid = hub.processStatus("local")["pid"];
   REQUIRE(pid > 0);
   CHECK(getpgid(pid) == pid);
