@@ -1366,6 +1366,7 @@ nlohmann::json Hub::status(TimePoint now) const {
                     {"connected", !st.routing_id.empty()},
                     {"backlog", journal_.backlog(c)},
                     {"in_flight", journal_.inFlight(c)},
+                    {"window", st.window},
                     {"delivered", st.delivered},
                     {"retrying", st.retry_at > now},
                     {"next_retry_in_s", st.retry_at > now ? seconds(since(st.retry_at, now)) : 0.0},

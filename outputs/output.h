@@ -43,7 +43,8 @@ class Output {
 };
 
 // Runs an output's loop until the hub asks it to stop and everything received is done.
-// `window` bounds the deliveries the hub may have in flight to it. Returns the exit code.
+// `window` bounds the deliveries the hub may have in flight to it; the output answers
+// after at most half of it (and at most 512). Returns the exit code.
 int runOutput(ChildContext& ctx, Output& output, std::uint32_t window = 1024);
 
 }  // namespace reporthub::outputs

@@ -60,23 +60,20 @@ bool hasControl(std::uint64_t w) {
   return (below | del) != 0;
 }
 
-// Operators read one line per report: control characters would break that. Runs of
-// printable bytes are appended whole, found 8 bytes at a time.
-void appendSanitized(std::string& out, std::string_view s) {
+// Operators read one line per report: control characters would break that. Each becomes
+// a space, in place; words of 8 bytes without one are passed over whole.
+void sanitize(std::string& out, std::size_t from) {
   auto control = [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; };
-  while (!s.empty()) {
-    std::size_t run = 0;
-    for (std::uint64_t w; run + 8 <= s.size(); run += 8) {
-      std::memcpy(&w, s.data() + run, 8);
-      if (hasControl(w)) break;
-    }
-    while (run < s.size() && !control(s[run]))
-      ++run;
-    out.append(s.data(), run);
-    if (run == s.size()) break;
-    out.push_back(' ');
-    s.remove_prefix(run + 1);
+  char* p = out.data() + from;
+  char* const end = out.data() + out.size();
+  for (std::uint64_t w; p + 8 <= end; p += 8) {
+    std::memcpy(&w, p, 8);
+    if (!hasControl(w)) continue;
+    for (char* c = p; c < p + 8; ++c)
+      if (control(*c)) *c = ' ';
   }
+  for (; p < end; ++p)
+    if (control(*p)) *p = ' ';
 }
 
 class LocalOutput final : public Output {
@@ -296,16 +293,19 @@ void appendText(std::string& line, const Report& r) {
   line += ' ';
   line += toString(r.severity);
   line += ' ';
-  appendSanitized(line, r.text);
+  // Everything from the text on comes from the reporter and may hold control characters;
+  // what is before it is formatted here or a validated name.
+  const std::size_t free_text = line.size();
+  line += r.text;
   if (!r.attrs.empty()) {
     line += " {"sv;
     bool first = true;
     for (const auto& [k, v] : r.attrs) {
       if (!first) line += ", "sv;
       first = false;
-      appendSanitized(line, k);
+      line += k;
       line += '=';
-      appendSanitized(line, v);
+      line += v;
     }
     line += '}';
   }
@@ -314,10 +314,11 @@ void appendText(std::string& line, const Report& r) {
     line += " (via "sv;
     for (std::size_t i = 0; i < r.via.size(); ++i) {
       if (i > 0) line += " > "sv;
-      appendSanitized(line, r.via[i]);
+      line += r.via[i];
     }
     line += ')';
   }
+  sanitize(line, free_text);
   line += " ["sv;
   line += r.id;
   line += ']';
@@ -355,7 +356,9 @@ std::string formatJson(const Report& r) {
 
 int main(ChildContext& ctx) {
   LocalOutput output(ctx.config.outputs.local, ctx.config.consoleEndpoint(), ctx.zmq);
-  return runOutput(ctx, output);
+  // Writing a line costs under a microsecond: a window of 1024 let the hub's answer-and-refill
+  // round trip starve it. A large window keeps deliveries waiting for it at full rate.
+  return runOutput(ctx, output, 16384);
 }
 
 }  // namespace reporthub::outputs::local

@@ -339,6 +339,7 @@ TEST_CASE("status shows processes, desk and counters, and desk switches",
   }
   CHECK(st["outputs"][0]["output"] == "local");
   CHECK(st["outputs"][0]["connected"] == true);
+  CHECK(st["outputs"][0]["window"] == 16384);  // what local asked for in its Hello
 
   CHECK(hub.hubctl({"deskoff"}).code == 0);
   CHECK(hub.status()["desk"] == "off");

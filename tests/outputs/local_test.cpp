@@ -34,9 +34,10 @@ TEST_CASE("control characters anywhere in a text line become spaces", "[local]")
   Report r = sample();
   r.text = std::string("\tstart\r\n\x7f mid\x01\x1f end\n", 20);
   r.attrs = {{"k\x1b", std::string("\0v\n", 3)}};
+  r.via = {"si\tte", "region\x7f"};
   CHECK(formatText(r) ==
         "2025-11-22T03:01:36.377Z alpha DISK error  start    mid   end  {k = v } "
-        "[01a20133-b7f9-7e7c-b24c-dad7e9ed513d]");
+        "(via si te > region ) [01a20133-b7f9-7e7c-b24c-dad7e9ed513d]");
 }
 
 TEST_CASE("every control byte at every place in a word becomes a space", "[local]") {
