@@ -171,8 +171,12 @@ bool ChildLink::trySubmit(const wire::Submit& m, std::string_view body) {
   slot.via = m.via;
   batch_.sizes.push_back(static_cast<std::uint32_t>(body.size()));
   batch_body_.append(body);
+  batch_envelope_ += wire::batchBytes(slot);
   ++next_seq_;
-  if (batch_size_ >= wire::kMaxBatch || batch_body_.size() >= wire::kBatchBodyBytes) flush();
+  if (batch_size_ >= wire::kMaxBatch || batch_body_.size() >= wire::kBatchBodyBytes ||
+      batch_envelope_ >= wire::kBatchEnvelopeBytes) {
+    flush();
+  }
   return true;
 }
 
@@ -181,6 +185,7 @@ void ChildLink::flush() {
   batch_.reports.resize(batch_size_);
   send(batch_, &batch_body_);
   batch_size_ = 0;
+  batch_envelope_ = 0;
   batch_.sizes.clear();
   batch_body_.clear();
 }

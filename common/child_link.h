@@ -97,6 +97,7 @@ class ChildLink {
   wire::SubmitBatch batch_;     // gathered by trySubmit, not yet sent: the first
   std::size_t batch_size_ = 0;  // batch_size_ of its reports
   std::string batch_body_;
+  std::size_t batch_envelope_ = 0;        // bound of its envelope's bytes (wire::batchBytes)
   wire::Envelope env_;                    // the message being handled; reused, as are:
   std::vector<std::string_view> bodies_;  // a received batch, split
 };

@@ -148,6 +148,31 @@ void packDeliver(Packer& pk, const Deliver& m) {
 
 }  // namespace
 
+// Upper bounds of msgpack's encodings: a string's or array's header takes at most 5 bytes,
+// an integer at most 9.
+namespace {
+std::size_t strBytes(std::string_view s) {
+  return 5 + s.size();
+}
+std::size_t namesBytes(const std::vector<std::string>& names) {
+  std::size_t n = 5;
+  for (const auto& s : names)
+    n += strBytes(s);
+  return n;
+}
+}  // namespace
+
+std::size_t batchBytes(const Submit& m) {
+  return 5 + 9 + strBytes(m.id) + strBytes(m.category) + strBytes(m.recipient) + namesBytes(m.via);
+}
+
+std::size_t batchBytes(const Deliver& m) {
+  std::size_t n = 5 + 9 + strBytes(m.id) + 5;
+  for (const auto& t : m.targets)
+    n += 5 + strBytes(t.recipient) + namesBytes(t.params);
+  return n;
+}
+
 bool hasBody(const Envelope& e) {
   return std::holds_alternative<Submit>(e) || std::holds_alternative<DeliverBatch>(e) ||
          std::holds_alternative<SubmitBatch>(e);

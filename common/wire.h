@@ -17,13 +17,16 @@ namespace reporthub::wire {
 constexpr std::uint8_t kVersion = 2;
 
 // Largest envelope, report body and batch accepted; anything larger is refused before
-// decoding. A sender closes a batch at kMaxBatch reports or once its bodies reach
-// kBatchBodyBytes, so a batch body stays below kBatchBodyBytes + kMaxBodyBytes.
+// decoding. A sender closes a batch at kMaxBatch reports, once its bodies reach
+// kBatchBodyBytes, or once its envelope may reach kBatchEnvelopeBytes (by batchBytes() of
+// each element), so a batch body stays below kBatchBodyBytes + kMaxBodyBytes and a batch
+// envelope below kMaxEnvelopeBytes.
 constexpr std::size_t kMaxEnvelopeBytes = 1 << 20;
 constexpr std::size_t kMaxBodyBytes = 64 * 1024;
-constexpr std::size_t kMaxBatch = 256;
+constexpr std::size_t kMaxBatch = 1024;
 constexpr std::size_t kBatchBodyBytes = 256 * 1024;
 constexpr std::size_t kMaxBatchBodyBytes = kBatchBodyBytes + kMaxBodyBytes;
+constexpr std::size_t kBatchEnvelopeBytes = 512 * 1024;
 
 enum class Kind : std::uint8_t { input = 0, output = 1 };
 
@@ -95,6 +98,10 @@ struct DeliverBatch {
   std::vector<Deliver> deliveries;
   std::vector<std::uint32_t> sizes;
 };
+
+// At least the bytes one element adds to the envelope of its batch.
+std::size_t batchBytes(const Submit& m);
+std::size_t batchBytes(const Deliver& m);
 
 enum class Status : std::uint8_t { ok = 0, retry = 1, failed = 2 };
 

@@ -794,11 +794,11 @@ void Hub::pumpSinks(TimePoint now) {
     wire::DeliverBatch& batch = deliver_batch_;
     while (journal_.inFlight(c) < st.window) {
       // The deliveries are assigned over, not rebuilt: their strings keep their capacity.
-      std::size_t n = 0;
+      std::size_t n = 0, envelope = 0;
       batch.sizes.clear();
       batch_body_.clear();
       while (n < wire::kMaxBatch && batch_body_.size() < wire::kBatchBodyBytes &&
-             journal_.inFlight(c) < st.window) {
+             envelope < wire::kBatchEnvelopeBytes && journal_.inFlight(c) < st.window) {
         const Entry* e = journal_.next(c);
         if (!e) break;
         if (n == batch.deliveries.size()) batch.deliveries.emplace_back();
@@ -808,6 +808,7 @@ void Hub::pumpSinks(TimePoint now) {
         for (const auto& sd : e->route->sinks) {
           if (sd.channel == c) d.targets = sd.targets;
         }
+        envelope += wire::batchBytes(d);
         batch.sizes.push_back(static_cast<std::uint32_t>(e->body.size()));
         batch_body_ += e->body;
       }

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -395,7 +396,7 @@ TEST_CASE("decode refuses an envelope over kMaxEnvelopeBytes", "[wire]") {
   Deliver d{1, "id", {}};
   for (int k = 0; k < 64; ++k)
     d.targets.push_back(Target{std::string(60, 't'), {std::string(10, 'p')}});
-  DeliverBatch batch{std::vector<Deliver>(kMaxBatch, d), std::vector<std::uint32_t>(kMaxBatch)};
+  DeliverBatch batch{std::vector<Deliver>(256, d), std::vector<std::uint32_t>(256)};
   const std::string over = encode(batch);
   REQUIRE(over.size() > kMaxEnvelopeBytes);
   CHECK(decodeError(over) != "");
@@ -570,4 +571,28 @@ TEST_CASE("splitBodies cuts a batch body exactly by its sizes", "[wire]") {
   CHECK_FALSE(splitBodies("", {1}, out));
   CHECK(splitBodies("", {}, out));
   CHECK(out.empty());
+}
+
+TEST_CASE("batchBytes bounds what each element adds to its batch's envelope", "[wire]") {
+  // Senders close a batch by these bounds to stay under kMaxEnvelopeBytes: an encoded
+  // batch must never be larger than a small fixed header plus the sum of its elements'.
+  constexpr std::size_t kHeader = 32;  // version, type, seq, the arrays' headers
+  for (std::size_t len : {0, 1, 31, 32, 255, 256, 65535, 65536}) {
+    INFO("strings of " << len << " bytes");
+    const std::string name(len, 'n');
+    Submit sub{7, name, name, name, {name, name, name}};
+    SubmitBatch sb{1, std::vector<Submit>(20, sub), std::vector<std::uint32_t>(20, 1)};
+    std::size_t bound = kHeader;
+    for (const auto& m : sb.reports)
+      bound += batchBytes(m);
+    CHECK(encode(sb).size() <= bound);
+
+    Deliver del{
+        std::numeric_limits<std::uint64_t>::max(), name, {{name, {name, name}}, {name, {}}}};
+    DeliverBatch db{std::vector<Deliver>(20, del), std::vector<std::uint32_t>(20, 1)};
+    bound = kHeader;
+    for (const auto& m : db.deliveries)
+      bound += batchBytes(m);
+    CHECK(encode(db).size() <= bound);
+  }
 }

@@ -1,5 +1,6 @@
 // The child socket under abuse, and spawn hygiene seen from outside: what a peer that
 // speaks garbage gets (counted, logged once, nothing crashes), and what a child inherits.
+#include "common/child_link.h"
 #include "common/report.h"
 #include "common/wire.h"
 #include "common/zmq_util.h"
@@ -171,6 +172,65 @@ TEST_CASE("a submit batch is journaled whole and acknowledged to its last seq",
   auto st = hub.status();
   CHECK(st["counters"]["malformed"] == 1);
   CHECK(st["counters"]["accepted"] == 4);
+  CHECK(hub.stop() == 0);
+}
+
+TEST_CASE("an input's batch is cut before its envelope passes the limit",
+          "[hub][integration][protocol]") {
+  // A full batch of relayed reports with 40 hops each in their envelopes: about 1.6 MiB if
+  // it went out whole, which the hub would refuse as malformed. Their bodies are small (the
+  // hops are left out of them), so only the envelope's bound can cut the batch.
+  Hub hub("max_hops: 64\n");
+  hub.start();
+  zmq::context_t ctx(1);
+  ChildLink link(ctx, {childEndpoint(hub), "test", "relay", wire::Kind::input});
+  std::vector<std::string> via;
+  for (int i = 0; i < 40; ++i)
+    via.push_back("hop-" + std::to_string(i) + std::string(30, 'h'));
+  std::size_t envelope = 0;
+  for (std::size_t i = 0; i < wire::kMaxBatch; ++i) {
+    const Report r = test::newReport("far", "test", "EXT", "relayed " + std::to_string(i));
+    const wire::Submit m{0, r.id, r.category, "nowhere", via};
+    envelope += wire::batchBytes(m);
+    const std::string body = encodeReport(r);
+    while (!link.trySubmit(m, body))
+      link.pump(10ms);  // no credit yet: wait for the hub's
+  }
+  REQUIRE(envelope > wire::kMaxEnvelopeBytes);
+  REQUIRE(link.waitAcked(30s));
+  const auto st = hub.status();
+  CHECK(st["counters"]["accepted"] == wire::kMaxBatch);
+  CHECK(st["counters"]["malformed"] == 0);
+  CHECK(hub.waitLines(wire::kMaxBatch));
+  CHECK(hub.stop() == 0);
+}
+
+TEST_CASE("the hub cuts a delivery batch before its envelope passes the limit",
+          "[hub][integration][protocol]") {
+  // Every report goes to 40 recipients served by local: each delivery names all 40, so a
+  // full batch of deliveries would be about 1.8 MiB of envelope.
+  std::string config = "recipients:\n";
+  std::string all;
+  for (int i = 0; i < 40; ++i) {
+    const std::string name = "recipient-" + std::to_string(i) + std::string(30, 'r');
+    config += "  " + name + ": local\n";
+    all += (all.empty() ? "" : ", ") + name;
+  }
+  config += "categories:\n  WIDE: [" + all + "]\n  default: [" + all + "]\n";
+  Hub hub(config);
+  hub.start();
+  zmq::context_t ctx(1);
+  ChildLink link(ctx, {childEndpoint(hub), "test", "wide", wire::Kind::input});
+  for (std::size_t i = 0; i < wire::kMaxBatch; ++i) {
+    const Report r = test::newReport("alpha", "test", "WIDE", "wide " + std::to_string(i));
+    const wire::Submit m{0, r.id, r.category, {}, {}};
+    const std::string body = encodeReport(r);
+    while (!link.trySubmit(m, body))
+      link.pump(10ms);  // no credit yet: wait for the hub's
+  }
+  REQUIRE(link.waitAcked(30s));
+  CHECK(hub.waitLines(wire::kMaxBatch));  // one line each, however many recipients
+  CHECK(hub.status()["counters"]["malformed"] == 0);
   CHECK(hub.stop() == 0);
 }
 
