@@ -71,7 +71,10 @@ void ChildLink::ready() {
 }
 
 void ChildLink::send(const wire::Envelope& e, const std::string* body) {
-  const auto env = wire::encodeView(e);
+  sendEncoded(wire::encodeView(e), body);
+}
+
+void ChildLink::sendEncoded(std::string_view env, const std::string* body) {
   for (;;) {
     try {
       // Blocking send: the hub grants credit, so this only waits if the hub is wedged.
@@ -183,7 +186,7 @@ bool ChildLink::trySubmit(const wire::Submit& m, std::string_view body) {
 void ChildLink::flush() {
   if (batch_size_ == 0) return;
   batch_.reports.resize(batch_size_);
-  send(batch_, &batch_body_);
+  sendEncoded(wire::encodeView(batch_), &batch_body_);
   batch_size_ = 0;
   batch_envelope_ = 0;
   batch_.sizes.clear();

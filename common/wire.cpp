@@ -15,13 +15,6 @@ constexpr std::size_t kMaxParams = 64;
 
 using Packer = msgpack::packer<msgpack::sbuffer>;
 
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-
 void header(Packer& pk, std::size_t fields, std::uint8_t type) {
   pk.pack_array(static_cast<std::uint32_t>(fields + 2));
   pk.pack(kVersion);
@@ -146,11 +139,92 @@ void packDeliver(Packer& pk, const Deliver& m) {
   }
 }
 
-}  // namespace
+// Each envelope type's fields, after the header.
+void packFields(Packer& pk, const Hello& m, std::uint8_t type) {
+  header(pk, 5, type);
+  pk.pack(m.role);
+  pk.pack(m.id);
+  pk.pack(m.pid);
+  pk.pack(static_cast<std::uint8_t>(m.kind));
+  pk.pack(m.window);
+}
+
+void packFields(Packer& pk, const Welcome& m, std::uint8_t type) {
+  header(pk, 2, type);
+  pk.pack(m.credit);
+  pk.pack(m.desk_on);
+}
+
+void packFields(Packer& pk, const Ready&, std::uint8_t type) {
+  header(pk, 0, type);
+}
+
+void packFields(Packer& pk, const Submit& m, std::uint8_t type) {
+  header(pk, 2, type);
+  pk.pack(m.seq);
+  packSubmit(pk, m);
+}
+
+void packFields(Packer& pk, const SubmitBatch& m, std::uint8_t type) {
+  header(pk, 3, type);
+  pk.pack(m.seq);
+  pk.pack_array(static_cast<std::uint32_t>(m.reports.size()));
+  for (const auto& r : m.reports)
+    packSubmit(pk, r);
+  pk.pack(m.sizes);
+}
+
+void packFields(Packer& pk, const Ack& m, std::uint8_t type) {
+  header(pk, 3, type);
+  pk.pack(m.upto);
+  pk.pack(m.credit);
+  pk.pack(m.refused);
+}
+
+void packFields(Packer& pk, const DeliverBatch& m, std::uint8_t type) {
+  header(pk, 2, type);
+  pk.pack_array(static_cast<std::uint32_t>(m.deliveries.size()));
+  for (const auto& d : m.deliveries)
+    packDeliver(pk, d);
+  pk.pack(m.sizes);
+}
+
+void packFields(Packer& pk, const Result& m, std::uint8_t type) {
+  header(pk, 4, type);
+  pk.pack(m.upto);
+  pk.pack(static_cast<std::uint8_t>(m.status));
+  pk.pack(m.seq);
+  pk.pack(m.reason);
+}
+
+void packFields(Packer& pk, const Control& m, std::uint8_t type) {
+  header(pk, 1, type);
+  pk.pack(m.command);
+}
+
+// The envelope being encoded, into a per-thread buffer that the next call reuses.
+template <class Fields>
+std::string_view packed(Fields fields) {
+  thread_local msgpack::sbuffer buf(256);
+  buf.clear();
+  Packer pk(buf);
+  fields(pk);
+  return std::string_view(buf.data(), buf.size());
+}
+
+// The type code of an Envelope alternative: its index.
+template <class T, class... Ts>
+constexpr std::uint8_t indexIn(const std::variant<Ts...>*) {
+  std::uint8_t i = 0;
+  bool found = false;
+  ((found = found || std::is_same_v<T, Ts>, i += found ? 0 : 1), ...);
+  return i;
+}
+template <class T>
+constexpr std::uint8_t kType = indexIn<T>(static_cast<const Envelope*>(nullptr));
 
 // Upper bounds of msgpack's encodings: a string's or array's header takes at most 5 bytes,
 // an integer at most 9.
-namespace {
 std::size_t strBytes(std::string_view s) {
   return 5 + s.size();
 }
@@ -201,65 +275,17 @@ std::string encode(const Envelope& e) {
 }
 
 std::string_view encodeView(const Envelope& e) {
-  thread_local msgpack::sbuffer buf(256);
-  buf.clear();
-  Packer pk(buf);
-  const auto type = static_cast<std::uint8_t>(e.index());
-  std::visit(Overloaded{
-                 [&](const Hello& m) {
-                   header(pk, 5, type);
-                   pk.pack(m.role);
-                   pk.pack(m.id);
-                   pk.pack(m.pid);
-                   pk.pack(static_cast<std::uint8_t>(m.kind));
-                   pk.pack(m.window);
-                 },
-                 [&](const Welcome& m) {
-                   header(pk, 2, type);
-                   pk.pack(m.credit);
-                   pk.pack(m.desk_on);
-                 },
-                 [&](const Ready&) { header(pk, 0, type); },
-                 [&](const Submit& m) {
-                   header(pk, 2, type);
-                   pk.pack(m.seq);
-                   packSubmit(pk, m);
-                 },
-                 [&](const SubmitBatch& m) {
-                   header(pk, 3, type);
-                   pk.pack(m.seq);
-                   pk.pack_array(static_cast<std::uint32_t>(m.reports.size()));
-                   for (const auto& r : m.reports)
-                     packSubmit(pk, r);
-                   pk.pack(m.sizes);
-                 },
-                 [&](const Ack& m) {
-                   header(pk, 3, type);
-                   pk.pack(m.upto);
-                   pk.pack(m.credit);
-                   pk.pack(m.refused);
-                 },
-                 [&](const DeliverBatch& m) {
-                   header(pk, 2, type);
-                   pk.pack_array(static_cast<std::uint32_t>(m.deliveries.size()));
-                   for (const auto& d : m.deliveries)
-                     packDeliver(pk, d);
-                   pk.pack(m.sizes);
-                 },
-                 [&](const Result& m) {
-                   header(pk, 4, type);
-                   pk.pack(m.upto);
-                   pk.pack(static_cast<std::uint8_t>(m.status));
-                   pk.pack(m.seq);
-                   pk.pack(m.reason);
-                 },
-                 [&](const Control& m) {
-                   header(pk, 1, type);
-                   pk.pack(m.command);
-                 },
-             },
-             e);
-  return std::string_view(buf.data(), buf.size());
+  return packed([&](Packer& pk) {
+    std::visit([&](const auto& m) { packFields(pk, m, static_cast<std::uint8_t>(e.index())); }, e);
+  });
+}
+
+std::string_view encodeView(const SubmitBatch& m) {
+  return packed([&](Packer& pk) { packFields(pk, m, kType<SubmitBatch>); });
+}
+
+std::string_view encodeView(const DeliverBatch& m) {
+  return packed([&](Packer& pk) { packFields(pk, m, kType<DeliverBatch>); });
 }
 
 std::string decode(std::string_view bytes, Envelope& out) {

@@ -135,6 +135,9 @@ std::string encode(const Envelope& e);
 // The same, into a per-thread buffer that the next call reuses: for hot paths that copy
 // the bytes into a message at once.
 std::string_view encodeView(const Envelope& e);
+// Batches, without copying them into an Envelope first.
+std::string_view encodeView(const SubmitBatch& m);
+std::string_view encodeView(const DeliverBatch& m);
 
 // Decodes one envelope frame. Returns "" or why it was refused; never throws.
 std::string decode(std::string_view bytes, Envelope& out);

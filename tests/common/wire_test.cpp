@@ -74,6 +74,10 @@ T roundTrip(const T& in) {
   REQUIRE(std::holds_alternative<T>(out));
   // The encoding is canonical: what decodes re-encodes to the same bytes.
   CHECK(encode(out) == bytes);
+  // Batches are also encoded without going through an Envelope: the same bytes.
+  if constexpr (std::is_same_v<T, SubmitBatch> || std::is_same_v<T, DeliverBatch>) {
+    CHECK(encodeView(in) == bytes);
+  }
   return std::get<T>(out);
 }
 
