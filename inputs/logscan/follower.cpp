@@ -137,6 +137,9 @@ struct Follower::Tracked {
   FileRecord rec;               // identity; rec.offset is refreshed only in state()
   std::filesystem::path where;  // the name it was opened under
   std::uint64_t scanned = 0;    // every line before it is scanned and its reports submitted
+  // The start of the latest line with a report submitted: inside a block being scanned,
+  // every line before it is done, while `scanned` is still the block's start.
+  std::uint64_t submitted_line = 0;
   std::uint64_t read_pos = 0;   // next byte to read: == scanned, or inside a long line
   std::uint64_t size_seen = 0;  // largest size seen, to notice growth and lost bytes
   bool discarding = false;      // skipping the rest of a line longer than max_line
@@ -151,12 +154,17 @@ struct Follower::Tracked {
     if (fd >= 0) close(fd);
   }
   // Where reading resumes after a kill: the first line with a report not acknowledged by
-  // seq `acked`.
+  // seq `acked`; with all acknowledged, the latest line with a report (read again, its
+  // reports keep their ids) or the end of the last block scanned, whichever is further.
   std::uint64_t safeOffset(std::uint64_t acked) const {
     for (const auto& [seq, offset] : pending) {
       if (seq > acked) return offset;
     }
-    return scanned;
+    return std::max(scanned, submitted_line);
+  }
+  void submitted(std::uint64_t seq, std::uint64_t line) {
+    pending.emplace_back(seq, line);
+    submitted_line = line;
   }
   std::uint64_t fileSize() const {
     struct stat st;
@@ -602,7 +610,7 @@ void Follower::process(Tracked& t, std::string_view block, bool final) {
         if (m.truncated) r.attrs["truncated"] = "true";
         const std::uint64_t seq = sink_.submit(r);
         if (seq == 0) throw Stopping{};
-        t.pending.emplace_back(seq, offset);
+        t.submitted(seq, offset);
       },
       [&](std::size_t pos, std::size_t) {
         ++t.rec.long_lines;
@@ -628,7 +636,7 @@ void Follower::process(Tracked& t, std::string_view block, bool final) {
         const std::uint64_t seq = sink_.submit(r);
         if (seq == 0) throw Stopping{};
         t.long_seq = seq;
-        t.pending.emplace_back(seq, offset);
+        t.submitted(seq, offset);
       });
 }
 
