@@ -44,6 +44,13 @@ void sendFrames(zmq::socket_t& s, const std::vector<std::string>& frames) {
   }
 }
 
+// Adds a report to the batch the link gathers, waiting for the hub's credit if it has none.
+void gather(ChildLink& link, const wire::Submit& m, const Report& r) {
+  const std::string body = encodeReport(r);
+  while (!link.trySubmit(m, body))
+    link.pump(10ms);
+}
+
 }  // namespace
 
 TEST_CASE("garbage on the child socket is counted and never crashes the hub",
@@ -192,9 +199,7 @@ TEST_CASE("an input's batch is cut before its envelope passes the limit",
     const Report r = test::newReport("far", "test", "EXT", "relayed " + std::to_string(i));
     const wire::Submit m{0, r.id, r.category, "nowhere", via};
     envelope += wire::batchBytes(m);
-    const std::string body = encodeReport(r);
-    while (!link.trySubmit(m, body))
-      link.pump(10ms);  // no credit yet: wait for the hub's
+    gather(link, m, r);
   }
   REQUIRE(envelope > wire::kMaxEnvelopeBytes);
   REQUIRE(link.waitAcked(30s));
@@ -223,10 +228,7 @@ TEST_CASE("the hub cuts a delivery batch before its envelope passes the limit",
   ChildLink link(ctx, {childEndpoint(hub), "test", "wide", wire::Kind::input});
   for (std::size_t i = 0; i < wire::kMaxBatch; ++i) {
     const Report r = test::newReport("alpha", "test", "WIDE", "wide " + std::to_string(i));
-    const wire::Submit m{0, r.id, r.category, {}, {}};
-    const std::string body = encodeReport(r);
-    while (!link.trySubmit(m, body))
-      link.pump(10ms);  // no credit yet: wait for the hub's
+    gather(link, wire::Submit{0, r.id, r.category, {}, {}}, r);
   }
   REQUIRE(link.waitAcked(30s));
   CHECK(hub.waitLines(wire::kMaxBatch));  // one line each, however many recipients
