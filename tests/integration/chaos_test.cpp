@@ -37,7 +37,7 @@ struct Shared {
 // Submits its reports, surviving hub deaths: after one, waits for the next hub and sends
 // again everything the dead one had not acknowledged.
 void submitter(const Hub& hub, Shared& shared, int n, std::vector<std::string>& ids) {
-  const std::string endpoint = "ipc://" + (hub.dir() / "run/hub.sock").string();
+  const std::string endpoint = hub.childEndpoint();
   for (int i = 0; i < kPerSubmitter; ++i)
     ids.push_back(newReportId());
   std::size_t done = 0;  // ids[0, done) are acknowledged

@@ -22,16 +22,12 @@ using nlohmann::json;
 
 namespace {
 
-std::string childEndpoint(const Hub& hub) {
-  return "ipc://" + (hub.dir() / "run/hub.sock").string();
-}
-
 // Submits `n` reports as an attached input, at most `per_second` of them a second if given;
 // returns their ids once all are acknowledged.
 std::vector<std::string> submit(const Hub& hub, int n, const std::string& category,
                                 const std::string& name = "submitter", int per_second = 0) {
   zmq::context_t ctx(1);
-  ChildLink link(ctx, {childEndpoint(hub), "test", name, wire::Kind::input});
+  ChildLink link(ctx, {hub.childEndpoint(), "test", name, wire::Kind::input});
   std::vector<std::string> ids;
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i) {

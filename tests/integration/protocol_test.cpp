@@ -20,15 +20,11 @@ using namespace reporthub::test;
 
 namespace {
 
-std::string childEndpoint(const Hub& hub) {
-  return "ipc://" + (hub.dir() / "run/hub.sock").string();
-}
-
 // A raw peer on the hub's child socket, before any Hello.
 zmq::socket_t connectRaw(zmq::context_t& ctx, const Hub& hub) {
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
   zmqu::configure(s, 1000, std::chrono::milliseconds(0));
-  s.connect(childEndpoint(hub));
+  s.connect(hub.childEndpoint());
   return s;
 }
 
@@ -101,7 +97,7 @@ TEST_CASE("an external input that breaks the protocol is refused, a good one is 
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
   zmqu::configure(s, 1000, std::chrono::milliseconds(0));
   s.set(zmq::sockopt::routing_id, "ext/1");
-  s.connect(childEndpoint(hub));
+  s.connect(hub.childEndpoint());
   sendFrames(s, {wire::encode(wire::Hello{"bench", "ext", getpid(), wire::Kind::input, 0})});
   zmq::message_t reply;
   REQUIRE(s.recv(reply));
@@ -190,7 +186,7 @@ TEST_CASE("an input's batch is cut before its envelope passes the limit",
   Hub hub("max_hops: 64\n");
   hub.start();
   zmq::context_t ctx(1);
-  ChildLink link(ctx, {childEndpoint(hub), "test", "relay", wire::Kind::input});
+  ChildLink link(ctx, {hub.childEndpoint(), "test", "relay", wire::Kind::input});
   std::vector<std::string> via;
   for (int i = 0; i < 40; ++i)
     via.push_back("hop-" + std::to_string(i) + std::string(30, 'h'));
@@ -225,7 +221,7 @@ TEST_CASE("the hub cuts a delivery batch before its envelope passes the limit",
   Hub hub(config);
   hub.start();
   zmq::context_t ctx(1);
-  ChildLink link(ctx, {childEndpoint(hub), "test", "wide", wire::Kind::input});
+  ChildLink link(ctx, {hub.childEndpoint(), "test", "wide", wire::Kind::input});
   for (std::size_t i = 0; i < wire::kMaxBatch; ++i) {
     const Report r = test::newReport("alpha", "test", "WIDE", "wide " + std::to_string(i));
     gather(link, wire::Submit{0, r.id, r.category, {}, {}}, r);

@@ -35,7 +35,7 @@ class RemoteFeed {
  public:
   explicit RemoteFeed(const Hub& hub) : socket_(ctx_, zmq::socket_type::dealer) {
     zmqu::configure(socket_, 1000, std::chrono::milliseconds(0));
-    socket_.connect("ipc://" + (hub.dir() / "run/hub.sock").string());
+    socket_.connect(hub.childEndpoint());
     send({wire::encode(wire::Hello{"ns_receive", "feed", getpid(), wire::Kind::input, 0})});
     zmq::message_t reply;
     REQUIRE(socket_.recv(reply));

@@ -76,6 +76,8 @@ class Hub {
   std::filesystem::path config() const { return dir_ / "hub.yaml"; }
   std::filesystem::path operatorLog() const { return dir_ / "var/operator.log"; }
   std::filesystem::path hubLog() const { return dir_ / "var/hub.log"; }
+  // Where children and attached inputs reach the hub.
+  std::string childEndpoint() const { return "ipc://" + (dir_ / "run/hub.sock").string(); }
 
   // Starts `reporthub run` and waits until it answers status (fails the test if not).
   void start();
