@@ -9,13 +9,13 @@
 
 namespace reporthub::outputs {
 
+std::uint64_t answerEvery(std::uint32_t window) {
+  return std::clamp<std::uint64_t>(window / 2, 1, 512);
+}
+
 int runOutput(ChildContext& ctx, Output& output, std::uint32_t window) {
   ChildLink link(ctx.zmq, {ctx.endpoint, ctx.role, ctx.id, wire::Kind::output, window});
-
-  // Flush and answer at least this often while deliveries keep coming: half the window,
-  // so the hub keeps sending, and no more than what stays in the CPU cache between
-  // formatting and writing, so a large window costs no extra copying.
-  const std::uint64_t ack_every = std::clamp<std::uint64_t>(window / 2, 1, 512);
+  const std::uint64_t ack_every = answerEvery(window);
 
   std::uint64_t done = 0;       // every seq <= done is handled (delivered or failed)
   std::uint64_t reported = 0;   // what the hub was last told

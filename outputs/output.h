@@ -26,7 +26,7 @@ class Output {
 
   // How much longer to gather deliveries before flush, for an output that batches (the
   // printer's one job per interval). Zero: flush as soon as the queue runs dry. A stop
-  // request or half a window of deliveries flushes regardless.
+  // request or answerEvery(window) deliveries flush regardless.
   virtual Duration holdFor() { return Duration(0); }
 
   // Reopen files (SIGHUP, for logrotate).
@@ -42,9 +42,13 @@ class Output {
   virtual bool seen(const Report& /*report*/) { return false; }
 };
 
+// While deliveries keep coming, an output flushes and answers after this many: half its
+// window, so the hub keeps sending, and at most 512, so that a large window (local's)
+// still writes each flush from the CPU cache.
+std::uint64_t answerEvery(std::uint32_t window);
+
 // Runs an output's loop until the hub asks it to stop and everything received is done.
-// `window` bounds the deliveries the hub may have in flight to it; the output answers
-// after at most half of it (and at most 512). Returns the exit code.
+// `window` bounds the deliveries the hub may have in flight to it. Returns the exit code.
 int runOutput(ChildContext& ctx, Output& output, std::uint32_t window = 1024);
 
 }  // namespace reporthub::outputs

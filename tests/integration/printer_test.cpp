@@ -1,7 +1,9 @@
 // Integration tests for the printer output: pages reach the print command once, a failing
 // command is retried by the hub with one operator message, batches make one job, and the
 // spool directory gets whole files.
+#include "common/child_link.h"
 #include "tests/support/harness.h"
+#include "tests/support/reports.h"
 
 #include <catch2/catch.hpp>
 
@@ -145,6 +147,27 @@ TEST_CASE("a batch interval makes one job of the reports in it", "[printer][inte
   CHECK(readFile(hub.dir() / "jobs") == "job\n");
   CHECK(countOf(readFile(hub.dir() / "printed"), "\f") == 4);  // five pages, one job
   REQUIRE(hub.stop() == 0);
+}
+
+TEST_CASE("a long batch interval still prints once answerEvery deliveries are held",
+          "[printer][integration]") {
+  // The printer holds deliveries for an hour, but answers the hub after answerEvery(1024)
+  // = 512 of them: those are printed long before the hour is out.
+  Hub hub(
+      "outputs:\n"
+      "  printer: { command: [sh, -c, 'echo job >> jobs; cat >> printed'], batch: 1h }\n" +
+      kRouting);
+  hub.start();
+  zmq::context_t ctx(1);
+  reporthub::ChildLink link(ctx,
+                            {hub.childEndpoint(), "test", "held", reporthub::wire::Kind::input});
+  for (int i = 0; i < 600; ++i)
+    REQUIRE(link.submit(newReport("alpha", "test", "PRINTME", "held " + std::to_string(i))));
+  REQUIRE(link.waitAcked(10s));
+  REQUIRE(waitFor([&] { return countOf(readFile(hub.dir() / "printed"), "held") >= 512; }));
+  // The rest is printed when the hub stops, each report once.
+  REQUIRE(hub.stop() == 0);
+  CHECK(countOf(readFile(hub.dir() / "printed"), "held") == 600);
 }
 
 TEST_CASE("a spool directory gets one whole file per job", "[printer][integration]") {
