@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <stdexcept>
@@ -114,9 +115,15 @@ void ChildLink::handleMessage(std::vector<zmq::message_t>& frames) {
       spdlog::warn("deliveries {}.. without their bodies; ignored", b->deliveries.front().seq);
       return;
     }
-    if (on_batch) on_batch(b->deliveries);
-    for (std::size_t i = 0; on_deliver && i < bodies_.size(); ++i)
+    const std::size_t n = bodies_.size();
+    if (on_coming) {
+      for (std::size_t i = 0; i < std::min(n, kLookahead); ++i)
+        on_coming(b->deliveries[i]);
+    }
+    for (std::size_t i = 0; on_deliver && i < n; ++i) {
+      if (on_coming && i + kLookahead < n) on_coming(b->deliveries[i + kLookahead]);
       on_deliver(b->deliveries[i], bodies_[i]);
+    }
   } else if (auto* c = std::get_if<wire::Control>(&env)) {
     if (c->command == "deskon") desk_on_ = true;
     if (c->command == "deskoff") desk_on_ = false;

@@ -45,8 +45,10 @@ class ChildLink {
   // Outputs: called for each delivery, in order; the body is the encoded report, valid
   // during the call.
   std::function<void(const wire::Deliver&, std::string_view body)> on_deliver;
-  // Outputs, optional: called with a batch's deliveries before on_deliver gets each.
-  std::function<void(const std::vector<wire::Deliver>&)> on_batch;
+  // Outputs, optional: called for each delivery kLookahead deliveries before on_deliver
+  // gets it, so that what it will look up can load meanwhile.
+  std::function<void(const wire::Deliver&)> on_coming;
+  static constexpr std::size_t kLookahead = 16;
 
   // Sends the batch being gathered, then waits up to `timeout` for socket or signal
   // activity and dispatches it. Returns true if anything was handled.

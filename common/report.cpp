@@ -5,6 +5,7 @@
 
 #include <msgpack.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <random>
@@ -100,40 +101,53 @@ std::string encodeReport(const Report& r) {
   return std::string(buf.data(), buf.size());
 }
 
+ReportView viewOf(const Report& r) {
+  ReportView v{r.id, r.ts_ns, r.origin, r.source, r.category, r.severity, r.text, {}, {}};
+  v.attrs.assign(r.attrs.begin(), r.attrs.end());
+  v.via.assign(r.via.begin(), r.via.end());
+  return v;
+}
+
 namespace {
 
-// Reads the attrs into `attrs`, whose nodes are reused when the keys are the same as the
-// last report's, in the same order (a source's reports mostly carry the same attributes):
-// then only the values are assigned, without allocating.
-bool readAttrs(mp::Reader& in, std::uint32_t n, std::size_t max_field,
-               std::map<std::string, std::string>& attrs) {
-  const mp::Reader start = in;
-  auto node = attrs.begin();
-  std::uint32_t i = 0;
-  for (; i < n && node != attrs.end(); ++i, ++node) {
-    std::string_view k, v;
-    if (!in.str(k, 256) || !in.str(v, max_field)) return false;
-    if (k != node->first) break;
-    node->second.assign(v);
+using Attr = std::pair<std::string_view, std::string_view>;
+
+// a < b, mostly told by the first bytes (attribute names seldom share one).
+bool keyLess(std::string_view a, std::string_view b) {
+  if (!a.empty() && !b.empty() && a[0] != b[0])
+    return static_cast<unsigned char>(a[0]) < static_cast<unsigned char>(b[0]);
+  return a < b;
+}
+
+// Reads n attribute pairs into `attrs` in key order with each key once, as a std::map
+// would keep them. Encoders write them in that order already (encodeReport from a map,
+// ds_receive sorted), so the common case is one comparison per key and no sorting.
+bool readAttrs(mp::Reader& in, std::uint32_t n, std::size_t max_field, std::vector<Attr>& attrs) {
+  attrs.resize(n);
+  bool ordered = true;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (!in.str(attrs[i].first, 256) || !in.str(attrs[i].second, max_field)) return false;
+    if (i > 0 && !keyLess(attrs[i - 1].first, attrs[i].first)) ordered = false;
   }
-  if (i == n) {
-    attrs.erase(node, attrs.end());
-    return true;
+  if (ordered) return true;
+  // Keys out of order or repeated: sorted stably, the last of equal keys kept.
+  std::stable_sort(attrs.begin(), attrs.end(),
+                   [](const Attr& a, const Attr& b) { return a.first < b.first; });
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < attrs.size(); ++i) {
+    if (kept > 0 && attrs[kept - 1].first == attrs[i].first) {
+      attrs[kept - 1] = attrs[i];
+    } else {
+      attrs[kept++] = attrs[i];
+    }
   }
-  // Other keys: build the map afresh. Later duplicates of a key win, as they always did.
-  in = start;
-  attrs.clear();
-  for (i = 0; i < n; ++i) {
-    std::string_view k, v;
-    if (!in.str(k, 256) || !in.str(v, max_field)) return false;
-    attrs.insert_or_assign(std::string(k), std::string(v));
-  }
+  attrs.resize(kept);
   return true;
 }
 
 }  // namespace
 
-std::string decodeReport(std::string_view bytes, Report& out, const ReportLimits& limits) {
+std::string decodeReport(std::string_view bytes, ReportView& out, const ReportLimits& limits) {
   if (bytes.size() > limits.max_bytes)
     return "report larger than " + std::to_string(limits.max_bytes) + " bytes";
   mp::Reader in(bytes);
@@ -144,32 +158,59 @@ std::string decodeReport(std::string_view bytes, Report& out, const ReportLimits
   if (!in.array(n, kReportFields) || n != kReportFields) {
     return refuse("report is not an array of 9 fields");
   }
-  std::string_view s;
   std::uint64_t sev = 0;
-  if (!in.str(s, 128)) return refuse("bad id");
-  out.id.assign(s);
+  if (!in.str(out.id, 128)) return refuse("bad id");
   if (!in.i64(out.ts_ns)) return refuse("bad ts");
-  if (!in.str(s, 256)) return refuse("bad origin");
-  out.origin.assign(s);
-  if (!in.str(s, 256)) return refuse("bad source");
-  out.source.assign(s);
-  if (!in.str(s, 256)) return refuse("bad category");
-  out.category.assign(s);
+  if (!in.str(out.origin, 256)) return refuse("bad origin");
+  if (!in.str(out.source, 256)) return refuse("bad source");
+  if (!in.str(out.category, 256)) return refuse("bad category");
   if (!in.u64(sev) || sev > 3) return refuse("bad severity");
   out.severity = static_cast<Severity>(sev);
-  if (!in.str(s, limits.max_bytes)) return refuse("bad text");
-  out.text.assign(s);
+  if (!in.str(out.text, limits.max_bytes)) return refuse("bad text");
   if (!in.map(n, static_cast<std::uint32_t>(limits.max_attrs))) return refuse("bad attrs");
   if (!readAttrs(in, n, limits.max_field, out.attrs)) return refuse("bad attr");
   if (!in.array(n, static_cast<std::uint32_t>(limits.max_via))) return refuse("bad via");
   out.via.resize(n);
   for (auto& node : out.via) {
-    if (!in.str(s, 256)) return refuse("bad via entry");
-    node.assign(s);
+    if (!in.str(node, 256)) return refuse("bad via entry");
   }
   if (!in.done()) return "trailing bytes after the report";
   if (!validReportId(out.id)) return "invalid id";
   return {};
+}
+
+void assign(Report& out, const ReportView& v) {
+  out.id.assign(v.id);
+  out.ts_ns = v.ts_ns;
+  out.origin.assign(v.origin);
+  out.source.assign(v.source);
+  out.category.assign(v.category);
+  out.severity = v.severity;
+  out.text.assign(v.text);
+  // A source's reports mostly carry the same attributes: then only values are assigned.
+  const bool same_keys =
+      out.attrs.size() == v.attrs.size() &&
+      std::equal(v.attrs.begin(), v.attrs.end(), out.attrs.begin(),
+                 [](const Attr& a, const auto& node) { return a.first == node.first; });
+  if (same_keys) {
+    auto node = out.attrs.begin();
+    for (const Attr& a : v.attrs)
+      (node++)->second.assign(a.second);
+  } else {
+    out.attrs.clear();
+    for (const Attr& a : v.attrs)
+      out.attrs.emplace_hint(out.attrs.end(), a.first, a.second);
+  }
+  out.via.resize(v.via.size());
+  for (std::size_t i = 0; i < v.via.size(); ++i)
+    out.via[i].assign(v.via[i]);
+}
+
+std::string decodeReport(std::string_view bytes, Report& out, const ReportLimits& limits) {
+  thread_local ReportView view;
+  std::string err = decodeReport(bytes, view, limits);
+  if (err.empty()) assign(out, view);
+  return err;
 }
 
 }  // namespace reporthub

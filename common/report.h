@@ -30,6 +30,22 @@ struct Report {
   bool operator==(const Report&) const = default;
 };
 
+// A decoded report whose strings point into its encoded bytes (valid while they are): for
+// the hot path of an output that reads each report once, without copying its fields.
+struct ReportView {
+  std::string_view id;
+  std::int64_t ts_ns = 0;
+  std::string_view origin, source, category;
+  Severity severity = Severity::info;
+  std::string_view text;
+  // In key order, each key once (as in Report's map: a later duplicate wins).
+  std::vector<std::pair<std::string_view, std::string_view>> attrs;
+  std::vector<std::string_view> via;
+};
+
+// A view of a report's own fields.
+ReportView viewOf(const Report& r);
+
 // A new time-ordered unique id (UUIDv7 in its 36-character text form).
 std::string newReportId();
 // The same, for a report made at `now_ns`, written into `out` (its capacity reused): for
@@ -56,7 +72,12 @@ struct ReportLimits {
 std::string encodeReport(const Report& r);
 
 // Decodes one report that must fill `bytes` exactly. Returns an empty string on success,
-// else the reason the bytes were refused. Never throws.
+// else the reason the bytes were refused. Never throws. `out`'s strings and vectors keep
+// their capacity from one report to the next.
+std::string decodeReport(std::string_view bytes, ReportView& out, const ReportLimits& limits = {});
 std::string decodeReport(std::string_view bytes, Report& out, const ReportLimits& limits = {});
+// Copies a view's fields into `out`, reusing its strings and, when the attribute keys are
+// the same as before, its attribute nodes.
+void assign(Report& out, const ReportView& v);
 
 }  // namespace reporthub

@@ -9,6 +9,12 @@
 
 namespace reporthub::outputs {
 
+wire::Status Output::deliverView(const ReportView& report, const wire::Deliver& d,
+                                 std::string& reason) {
+  assign(copy_, report);
+  return deliver(copy_, d, reason);
+}
+
 std::uint64_t answerEvery(std::uint32_t window) {
   return std::clamp<std::uint64_t>(window / 2, 1, 512);
 }
@@ -28,7 +34,7 @@ int runOutput(ChildContext& ctx, Output& output, std::uint32_t window) {
     reported = done;
   };
 
-  Report report;  // reused: its strings keep their capacity from one report to the next
+  ReportView report;  // reused: its vectors keep their capacity from one report to the next
   link.on_deliver = [&](const wire::Deliver& d, std::string_view body) {
     if (retry_seq != 0) {
       // After a retry answer, everything the hub had already sent is stale: it resends
@@ -43,11 +49,11 @@ int runOutput(ChildContext& ctx, Output& output, std::uint32_t window) {
       if (malformed++ == 0)
         spdlog::error("malformed report {} ({}); counted and skipped", d.id, reason);
       reason = "malformed report: " + reason;
-    } else if (output.seen(report)) {
+    } else if (output.seen(report.id)) {
       ++duplicates;
       st = wire::Status::ok;
     } else {
-      st = output.deliver(report, d, reason);
+      st = output.deliverView(report, d, reason);
     }
     if (st == wire::Status::ok) {
       done = d.seq;
@@ -69,7 +75,7 @@ int runOutput(ChildContext& ctx, Output& output, std::uint32_t window) {
       done = d.seq;
     }
   };
-  link.on_batch = [&](const std::vector<wire::Deliver>& batch) { output.prepare(batch); };
+  link.on_coming = [&](const wire::Deliver& d) { output.expect(d); };
   link.on_control = [&](const std::string& cmd) {
     if (cmd == "reopen") output.reopen();
   };

@@ -20,6 +20,12 @@ class Output {
   virtual wire::Status deliver(const Report& report, const wire::Deliver& d,
                                std::string& reason) = 0;
 
+  // The same, with the report's fields as views into its bytes, valid during the call; the
+  // loop calls this one. It copies them into a Report for deliver(); an output that reads
+  // each report once (local's line) overrides it and skips the copy.
+  virtual wire::Status deliverView(const ReportView& report, const wire::Deliver& d,
+                                   std::string& reason);
+
   // Makes everything delivered so far durable where it goes; called when no delivery is
   // waiting, and before the hub is told. The default has nothing buffered.
   virtual wire::Status flush(std::string& /*reason*/) { return wire::Status::ok; }
@@ -32,14 +38,17 @@ class Output {
   // Reopen files (SIGHUP, for logrotate).
   virtual void reopen() {}
 
-  // A batch of deliveries is about to come, one deliver() each: an output may start
-  // loading what it will look up for them.
-  virtual void prepare(const std::vector<wire::Deliver>& /*batch*/) {}
+  // This delivery comes a few deliveries from now: an output may start loading what it
+  // will look up for it, so the load overlaps the deliveries before it.
+  virtual void expect(const wire::Deliver& /*d*/) {}
 
-  // Whether this report was already delivered here, by this process or one before it.
-  // Delivery is at least once; this is how the operator still sees each report once.
-  // deliver() follows every false answer, so an output may record the id here already.
-  virtual bool seen(const Report& /*report*/) { return false; }
+  // Whether the report with this id was already delivered here, by this process or one
+  // before it. Delivery is at least once; this is how the operator still sees each report
+  // once. deliver() follows every false answer, so an output may record the id here already.
+  virtual bool seen(std::string_view /*id*/) { return false; }
+
+ private:
+  Report copy_;  // for deliver(ReportView): its strings keep their capacity
 };
 
 // While deliveries keep coming, an output flushes and answers after this many: half its

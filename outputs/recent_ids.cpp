@@ -1,6 +1,7 @@
 // Recently delivered report ids; see recent_ids.h.
 #include "outputs/recent_ids.h"
 
+#include <algorithm>
 #include <functional>
 
 namespace reporthub::outputs {
@@ -98,11 +99,15 @@ bool RecentIds::add(std::string_view id) {
 
 void RecentIds::commit() {
   committed_ = size_;
-  // The buckets of the ids about to leave, loaded together (their tags are kept).
+  // The bucket of each id about to leave starts loading a few ids before its turn (their
+  // tags are kept).
+  constexpr std::size_t kAhead = 16;
   const std::size_t mask = index_.size() - 1;
-  for (std::size_t i = 0; i + capacity_ < size_; ++i)
+  const std::size_t leaving = size_ > capacity_ ? size_ - capacity_ : 0;
+  for (std::size_t i = 0; i < std::min(leaving, kAhead); ++i)
     __builtin_prefetch(&index_[tags_[slotAt(i)] & mask]);
   while (size_ > capacity_) {
+    if (size_ - capacity_ > kAhead) __builtin_prefetch(&index_[tags_[slotAt(kAhead)] & mask]);
     erase(head_);
     head_ = slotAt(1);
     --size_;

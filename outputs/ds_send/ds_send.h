@@ -40,7 +40,7 @@ class DsSend final : public Output {
 
   wire::Status deliver(const Report& r, const wire::Deliver& d, std::string& reason) override;
   wire::Status flush(std::string& reason) override;
-  bool seen(const Report& r) override { return delivered_.contains(r.id); }
+  bool seen(std::string_view id) override { return delivered_.contains(id); }
 
   const Counters& counters() const { return counters_; }
   // Reports confirmed on a connection that was reset, not yet sent again.

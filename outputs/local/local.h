@@ -15,6 +15,7 @@ int main(ChildContext& ctx);
 // One operator-log line (without the newline) in the configured format.
 std::string formatText(const Report& r);
 void appendText(std::string& out, const Report& r);  // formatText, appended in place
+void appendText(std::string& out, const ReportView& r);
 std::string formatJson(const Report& r);
 
 // The report id a line in either format carries, or "" if none.

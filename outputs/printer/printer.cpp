@@ -56,7 +56,7 @@ class PrinterOutput final : public Output {
   }
 
   // A report printed before a crash (of this process or the hub) comes again: not reprinted.
-  bool seen(const Report& r) override { return printed_.contains(r.id); }
+  bool seen(std::string_view id) override { return printed_.contains(id); }
 
   wire::Status deliver(const Report& r, const wire::Deliver&, std::string& reason) override {
     printed_.add(r.id);

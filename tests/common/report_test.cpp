@@ -193,6 +193,44 @@ TEST_CASE("encodeReport and decodeReport round trip", "[report]") {
   }
 }
 
+TEST_CASE("a report decoded as a view points into its bytes", "[report]") {
+  const Report r = sample();
+  const std::string bytes = encodeReport(r);
+  auto inside = [&](std::string_view s) {
+    return s.data() >= bytes.data() && s.data() + s.size() <= bytes.data() + bytes.size();
+  };
+  ReportView v;
+  REQUIRE(decodeReport(bytes, v) == "");
+  CHECK(v.id == r.id);
+  CHECK(v.ts_ns == r.ts_ns);
+  CHECK(v.origin == r.origin);
+  CHECK(v.source == r.source);
+  CHECK(v.category == r.category);
+  CHECK(v.severity == r.severity);
+  CHECK(v.text == r.text);
+  CHECK(v.attrs == viewOf(r).attrs);
+  CHECK(v.via == viewOf(r).via);
+  CHECK((inside(v.id) && inside(v.text) && inside(v.attrs[0].second) && inside(v.via[1])));
+
+  SECTION("attributes in key order with the last of a repeated key, as a map keeps them") {
+    Crafted crafted;
+    crafted.fields[7] = [](Packer& pk) {
+      pk.pack_map(6);
+      for (const char* kv : {"c", "1", "a", "2", "c", "3", "b", "4", "a", "5", "ab", "6"})
+        pk.pack(std::string(kv));
+    };
+    const std::string unordered = crafted.bytes();  // the view points into it
+    REQUIRE(decodeReport(unordered, v) == "");
+    using Attrs = std::vector<std::pair<std::string_view, std::string_view>>;
+    CHECK(v.attrs == Attrs{{"a", "5"}, {"ab", "6"}, {"b", "4"}, {"c", "3"}});
+  }
+  SECTION("a refused report is refused as a view too") {
+    Crafted crafted;
+    crafted.fields[8] = [](Packer& pk) { pk.pack(7); };
+    CHECK(decodeReport(crafted.bytes(), v) == "bad via");
+  }
+}
+
 TEST_CASE("newReportId is a UUIDv7 in text form", "[report]") {
   const auto before_ms = nowNs() / 1'000'000;
   const std::string id = newReportId();

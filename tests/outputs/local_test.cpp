@@ -108,3 +108,15 @@ TEST_CASE("report ids are printable, bounded and bracket-free", "[report]") {
     CHECK(validReportId(std::string("id") + static_cast<char>(c)) == (printable && !excluded));
   }
 }
+
+TEST_CASE("text lines with several attributes and hops, appended after earlier lines", "[local]") {
+  // Lines are written into the batch buffer in place, sized up front: each piece counts.
+  Report r = sample();
+  r.attrs = {{"b", "2"}, {"a", ""}, {"c", "three"}};
+  r.via = {"site", "region", "hq"};
+  std::string buffer = "earlier line\n";
+  reporthub::outputs::local::appendText(buffer, r);
+  CHECK(buffer ==
+        "earlier line\n2025-11-22T03:01:36.377Z alpha DISK error disk almost full "
+        "{a=, b=2, c=three} (via site > region > hq) [01a20133-b7f9-7e7c-b24c-dad7e9ed513d]");
+}

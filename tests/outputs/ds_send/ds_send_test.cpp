@@ -67,13 +67,13 @@ TEST_CASE("batches go out as octet-counted frames and ids are remembered", "[ds_
     const std::string expected = frameOf(a) + frameOf(b);
     CHECK(server.readAll(expected.size()) == expected);
     CHECK(out.counters().sent == 2);
-    CHECK(out.seen(a));
+    CHECK(out.seen(a.id));
   }
   // A new instance (after a crash) knows them from ds_send.delivered.
   DsSend again(cfg);
-  CHECK(again.seen(a));
-  CHECK(again.seen(b));
-  CHECK_FALSE(again.seen(report("third")));
+  CHECK(again.seen(a.id));
+  CHECK(again.seen(b.id));
+  CHECK_FALSE(again.seen(report("third").id));
 }
 
 TEST_CASE("a server that is not there is a retry that names it", "[ds_send]") {
@@ -93,7 +93,7 @@ TEST_CASE("a server that is not there is a retry that names it", "[ds_send]") {
   CHECK(out.deliver(r, wire::Deliver{1, r.id, {}}, reason) == wire::Status::retry);
   CHECK(reason == "syslog server " + target.substr(6) + ": connection refused");
   CHECK(out.flush(reason) == wire::Status::ok);  // nothing was taken into a batch
-  CHECK_FALSE(out.seen(r));
+  CHECK_FALSE(out.seen(r.id));
 }
 
 TEST_CASE("after a reset the batches confirmed last are sent again first", "[ds_send]") {
