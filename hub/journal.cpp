@@ -2,12 +2,15 @@
 //
 // On disk: <dir>/<16-digit segment number>.log, each a sequence of records
 //   u32 length | u32 crc32c(type + payload) | u8 type | payload (length bytes)
-// with these types: an entry (a report, its routing and the mask of channels it waits in),
-// an ack (one channel's cursor moved), a channel (a channel's number and name) and a
-// checkpoint (every channel's cursor). Each new segment starts with every channel and a
-// checkpoint, so deleting old segments never loses a cursor or a name. Types 1 and 3 are
-// the first format's entry (8-bit mask) and checkpoint (five fixed outputs), still read.
-// Integers are little-endian.
+// with these types: an entry (a report, the number of its route and the mask of channels it
+// waits in), a route (a routing decision, numbered within its segment, written before the
+// first entry that uses it), an ack (one channel's cursor moved), a channel (a channel's
+// number and name) and a checkpoint (every channel's cursor). Each new segment starts with
+// every channel and a checkpoint, and defines its own routes, so deleting old segments
+// never loses a cursor, a name or a route. An entry's id is a span of its body when the
+// body holds it (an encoded report does, near its start), not a second copy. Types 1, 3
+// and 4 are earlier formats' entries (route and id in every entry) and checkpoint (five
+// fixed outputs), still read. Integers are little-endian.
 //
 // An append-only log rather than SQLite or LMDB: the journal is written strictly in order
 // and read in order, the hot path is one memcpy per report and one fdatasync per batch,
@@ -42,12 +45,16 @@ enum RecordType : std::uint8_t {
   kEntryV1 = 1,
   kAck = 2,
   kCheckpointV1 = 3,
-  kEntry = 4,
+  kEntryV2 = 4,
   kCheckpoint = 5,
-  kChannel = 6
+  kChannel = 6,
+  kRoute = 7,
+  kEntry = 8
 };
-constexpr std::size_t kHeader = 9;              // length, crc, type
-constexpr std::uint32_t kMaxRecord = 1u << 20;  // far above any valid report
+constexpr std::size_t kEntryHead = 8 + 8 + 4 + 2 + 2;  // seq, mask, route, id length and offset
+constexpr std::uint16_t kIdInline = 0xffff;            // the id follows the entry's head
+constexpr std::size_t kHeader = 9;                     // length, crc, type
+constexpr std::uint32_t kMaxRecord = 1u << 20;         // far above any valid report
 
 [[noreturn]] void fail(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), what);
@@ -59,11 +66,19 @@ void put32(std::string& s, std::uint32_t v) {
     b[i] = static_cast<char>(v >> (8 * i));
   s.append(b, 4);
 }
+void put16(std::string& s, std::uint16_t v) {
+  s.push_back(static_cast<char>(v & 0xff));
+  s.push_back(static_cast<char>(v >> 8));
+}
 void put64(std::string& s, std::uint64_t v) {
   char b[8];
   for (int i = 0; i < 8; ++i)
     b[i] = static_cast<char>(v >> (8 * i));
   s.append(b, 8);
+}
+std::uint16_t get16(const char* p) {
+  return static_cast<std::uint16_t>(static_cast<unsigned char>(p[0]) |
+                                    static_cast<unsigned char>(p[1]) << 8);
 }
 std::uint32_t get32(const char* p) {
   std::uint32_t v = 0;
@@ -142,22 +157,43 @@ bool decodeRoute(std::string_view bytes, routing::Route& out) {
   return in.done();
 }
 
-// One entry record's payload, parsed.
+// One entry record's payload, parsed. An entry of the current format names its route by
+// number (`route_number`); earlier ones hold the encoded route (`route`).
 struct EntryView {
   std::uint64_t seq = 0;
   std::uint64_t mask = 0;
   std::string_view id, route, body;
+  std::optional<std::uint32_t> route_number;
 };
 
 bool isEntry(std::uint8_t type) {
-  return type == kEntry || type == kEntryV1;
+  return type == kEntry || type == kEntryV2 || type == kEntryV1;
 }
 
 bool parseEntry(std::uint8_t type, std::string_view p, EntryView& e) {
-  const std::size_t mask_bytes = type == kEntry ? 8 : 1;
+  if (type == kEntry) {
+    if (p.size() < kEntryHead) return false;
+    e.seq = get64(p.data());
+    e.mask = get64(p.data() + 8);
+    e.route_number = get32(p.data() + 16);
+    const std::size_t idlen = get16(p.data() + 20), id_at = get16(p.data() + 22);
+    if (id_at == kIdInline) {
+      if (p.size() < kEntryHead + idlen) return false;
+      e.id = p.substr(kEntryHead, idlen);
+      e.body = p.substr(kEntryHead + idlen);
+    } else {
+      e.body = p.substr(kEntryHead);
+      if (e.body.size() < id_at + idlen) return false;
+      e.id = e.body.substr(id_at, idlen);
+    }
+    e.route = {};
+    return true;
+  }
+  e.route_number.reset();
+  const std::size_t mask_bytes = type == kEntryV2 ? 8 : 1;
   if (!isEntry(type) || p.size() < 8 + mask_bytes + 2) return false;
   e.seq = get64(p.data());
-  e.mask = type == kEntry ? get64(p.data() + 8) : static_cast<unsigned char>(p[8]);
+  e.mask = type == kEntryV2 ? get64(p.data() + 8) : static_cast<unsigned char>(p[8]);
   std::size_t off = 8 + mask_bytes;
   const std::size_t idlen =
       static_cast<unsigned char>(p[off]) | (static_cast<unsigned char>(p[off + 1]) << 8);
@@ -252,7 +288,7 @@ void Journal::recover() {
   for (std::size_t n = 0; n < numbers.size(); ++n) {
     const auto path = segmentPath(numbers[n]);
     const std::string data = readFileFrom(path);
-    Segment seg{numbers[n], 0, {}};
+    Segment seg{numbers[n], 0, {}, {}};
     std::size_t off = 0;
     while (off + kHeader <= data.size()) {
       const std::uint32_t len = get32(data.data() + off);
@@ -264,12 +300,19 @@ void Journal::recover() {
       if (isEntry(type)) {
         EntryView e;
         if (!parseEntry(type, payload, e)) break;
+        if (e.route_number && *e.route_number >= seg.routes.size()) break;  // undefined route
         ++recovery_.entries;
         next_seq_ = std::max(next_seq_, e.seq + 1);
         for (std::size_t c = 0; c < routing::kMaxChannels; ++c) {
           if (e.mask & routing::channelBit(static_cast<routing::ChannelId>(c)))
             seg.last_for_channel[c] = e.seq;
         }
+      } else if (type == kRoute && len > 4) {
+        // Routes are numbered in the order their records come, from 0 in each segment.
+        auto route = std::make_shared<routing::Route>();
+        if (get32(payload.data()) != seg.routes.size() || !decodeRoute(payload.substr(4), *route))
+          break;
+        seg.routes.push_back(std::move(route));
       } else if (type == kAck && len == 9 &&
                  static_cast<unsigned char>(payload[0]) < routing::kMaxChannels) {
         auto& a = acked[static_cast<unsigned char>(payload[0])];
@@ -367,7 +410,7 @@ void Journal::openActive(std::uint64_t number, bool fresh) {
   if (fd_ >= 0) close(fd_);
   fd_ = fd;
   if (fresh) {
-    segments_.push_back(Segment{number, 0, {}});
+    segments_.push_back(Segment{number, 0, {}, {}});
     // The new file must survive a power loss, not just its data.
     try {
       fsyncDir(opts_.dir);
@@ -467,16 +510,18 @@ std::uint64_t Journal::append(std::string_view id, std::shared_ptr<const routing
   rotateIfFull();
   Entry e;
   e.seq = next_seq_++;
+  const std::uint32_t route_number = routeNumber(route);
+  // An encoded report starts with its id: the entry then says where, and holds no copy.
+  const std::size_t found = body.substr(0, 64 + id.size()).find(id);
+  const std::size_t id_at = found < kIdInline ? found : kIdInline;
   std::string& payload = payload_;
   payload.clear();
-  const std::string& encoded_route = encodedRoute(route);
   put64(payload, e.seq);
   put64(payload, route->channel_mask);
-  payload.push_back(static_cast<char>(id.size() & 0xff));
-  payload.push_back(static_cast<char>((id.size() >> 8) & 0xff));
-  payload.append(id);
-  put32(payload, static_cast<std::uint32_t>(encoded_route.size()));
-  payload.append(encoded_route);
+  put32(payload, route_number);
+  put16(payload, static_cast<std::uint16_t>(id.size()));
+  put16(payload, static_cast<std::uint16_t>(id_at));
+  if (id_at == kIdInline) payload.append(id);
   e.at = Position{written_.segment, written_.offset + buffer_.size()};
   writeRecord(kEntry, payload, body);
   e.end = Position{written_.segment, written_.offset + buffer_.size()};
@@ -485,15 +530,16 @@ std::uint64_t Journal::append(std::string_view id, std::shared_ptr<const routing
     ++cursors_[d.channel].backlog;
     segments_.back().last_for_channel[d.channel] = e.seq;
   }
-  keep(e, id, body);
+  keep(e, id, id_at, body);
   e.route = std::move(route);
   cache_size_ += e.bytes;
   cache_.push_back(std::move(e));
   return cache_.back().seq;
 }
 
-void Journal::keep(Entry& e, std::string_view id, std::string_view body) {
-  const std::size_t n = id.size() + body.size();
+void Journal::keep(Entry& e, std::string_view id, std::size_t id_at, std::string_view body) {
+  const std::string_view own_id = id_at == kIdInline ? id : std::string_view();
+  const std::size_t n = own_id.size() + body.size();
   if (cache_blocks_.empty() ||
       cache_blocks_.back().data.capacity() - cache_blocks_.back().data.size() < n) {
     CacheBlock& block = cache_blocks_.emplace_back();
@@ -505,11 +551,12 @@ void Journal::keep(Entry& e, std::string_view id, std::string_view body) {
   }
   CacheBlock& block = cache_blocks_.back();
   const std::size_t at = block.data.size();
-  block.data.append(id);
+  block.data.append(own_id);
   block.data.append(body);
   block.last_seq = e.seq;
-  e.id = std::string_view(block.data).substr(at, id.size());
-  e.body = std::string_view(block.data).substr(at + id.size(), body.size());
+  const std::string_view data(block.data);
+  e.body = data.substr(at + own_id.size(), body.size());
+  e.id = id_at == kIdInline ? data.substr(at, id.size()) : e.body.substr(id_at, id.size());
 }
 
 void Journal::dropCacheFront() {
@@ -621,14 +668,28 @@ void Journal::syncLoop() {
   }
 }
 
-const std::string& Journal::encodedRoute(const std::shared_ptr<const routing::Route>& route) {
-  // A handful of routes serve every report, so each is encoded once. The map holds the
-  // route alive, so its address cannot be reused by another while it is a key here.
-  auto it = route_cache_.find(route.get());
-  if (it != route_cache_.end()) return it->second.second;
-  if (route_cache_.size() >= 4096) route_cache_.clear();  // many reloads: start over
-  return route_cache_.emplace(route.get(), std::make_pair(route, encodeRoute(*route)))
-      .first->second.second;
+std::uint32_t Journal::routeNumber(const std::shared_ptr<const routing::Route>& route) {
+  // A handful of routes serve every report: each is written once per segment and entries
+  // name it by number. The map holds each route alive, so its address cannot be reused by
+  // another while it is a key here.
+  auto it = route_refs_.find(route.get());
+  if (it == route_refs_.end()) {
+    if (route_refs_.size() >= 4096) route_refs_.clear();  // many reloads: start over
+    it = route_refs_.emplace(route.get(), RouteRef{route}).first;
+  }
+  RouteRef& ref = it->second;
+  Segment& seg = segments_.back();
+  if (ref.segment != seg.number) {
+    ref.segment = seg.number;
+    ref.number = static_cast<std::uint32_t>(seg.routes.size());
+    seg.routes.push_back(route);
+    std::string& p = payload_;
+    p.clear();
+    put32(p, ref.number);
+    p += encodeRoute(*route);
+    writeRecord(kRoute, p);
+  }
+  return ref.number;
 }
 
 const Entry* Journal::fromCache(routing::ChannelId channel) {
@@ -710,19 +771,27 @@ bool Journal::readFromDisk(routing::ChannelId channel) {
     if (!parseEntry(static_cast<std::uint8_t>(header[8]), record, e)) continue;
     c.read_seq = e.seq;
     if (!(e.mask & b) || e.seq <= c.acked) continue;
-    // Reports of one category share their route: decode each distinct one once.
-    if (e.route != read_route_bytes_ || !read_route_) {
-      auto route = std::make_shared<routing::Route>();
-      if (!decodeRoute(e.route, *route)) continue;
-      read_route_ = std::move(route);
-      read_route_bytes_.assign(e.route);
+    std::shared_ptr<const routing::Route> route;
+    if (e.route_number) {
+      // Recovery checked the number against the segment's route records; appends add them.
+      if (*e.route_number >= seg->routes.size()) continue;
+      route = seg->routes[*e.route_number];
+    } else {
+      // Earlier formats: reports of one category share their route, decoded once.
+      if (e.route != read_route_bytes_ || !read_route_) {
+        auto decoded = std::make_shared<routing::Route>();
+        if (!decodeRoute(e.route, *decoded)) continue;
+        read_route_ = std::move(decoded);
+        read_route_bytes_.assign(e.route);
+      }
+      route = read_route_;
     }
     c.scratch.seq = e.seq;
     c.scratch_data.assign(e.id);
     c.scratch_data.append(e.body);
     c.scratch.id = std::string_view(c.scratch_data).substr(0, e.id.size());
     c.scratch.body = std::string_view(c.scratch_data).substr(e.id.size());
-    c.scratch.route = read_route_;
+    c.scratch.route = std::move(route);
     c.scratch.at = at;
     c.scratch.end = c.read_pos;
     c.scratch.bytes = kHeader + len;

@@ -122,6 +122,13 @@ class Journal {
     std::uint64_t number = 0;
     std::uint64_t size = 0;
     std::array<std::uint64_t, routing::kMaxChannels> last_for_channel{};  // highest seq each
+    std::vector<std::shared_ptr<const routing::Route>> routes;  // its route records, by number
+  };
+  // A route as the segment being written knows it: its number there, once written.
+  struct RouteRef {
+    std::shared_ptr<const routing::Route> route;  // keeps the address from being reused
+    std::uint64_t segment = 0;                    // 0: not written to the current segment
+    std::uint32_t number = 0;
   };
   struct Cursor {
     std::string name;            // "" while the number is free
@@ -141,8 +148,9 @@ class Journal {
     std::uint64_t last_seq = 0;
   };
   static constexpr std::size_t kCacheBlock = 1 << 20;
-  // Copies `id` and `body` into the cache blocks; sets `e.id` and `e.body` to the copies.
-  void keep(Entry& e, std::string_view id, std::string_view body);
+  // Copies `body` into the cache blocks, and `id` too unless it is body[id_at...]; sets
+  // `e.id` and `e.body` to the copies.
+  void keep(Entry& e, std::string_view id, std::size_t id_at, std::string_view body);
   void dropCacheFront();
 
   void recover();
@@ -162,7 +170,9 @@ class Journal {
   const Entry* fromCache(routing::ChannelId c);
   std::filesystem::path segmentPath(std::uint64_t number) const;
   void syncLoop();
-  const std::string& encodedRoute(const std::shared_ptr<const routing::Route>& route);
+  // The number of `route` in the segment being written, writing its record there first if
+  // it has none yet.
+  std::uint32_t routeNumber(const std::shared_ptr<const routing::Route>& route);
 
   Options opts_;
   Recovery recovery_;
@@ -175,9 +185,7 @@ class Journal {
   std::deque<CacheBlock> cache_blocks_;
   std::vector<std::string> spare_blocks_;
   std::string payload_;  // of the entry record being appended
-  std::unordered_map<const routing::Route*,
-                     std::pair<std::shared_ptr<const routing::Route>, std::string>>
-      route_cache_;
+  std::unordered_map<const routing::Route*, RouteRef> route_refs_;
   std::size_t cache_size_ = 0;
   Position written_;  // end of what reached the file
   int read_fd_ = -1;  // the segment outputs that fell behind read from
