@@ -1,6 +1,7 @@
-// CRC-32C (Castagnoli), the journal's record checksum. The SSE4.2 instruction computes it
-// at ~20 bytes per cycle, an order of magnitude faster than zlib's CRC-32, which had been a
-// seventh of the hub's CPU per report; a table fallback keeps other CPUs correct.
+// CRC-32C (Castagnoli), the journal's record checksum. The SSE4.2 instruction in three
+// interleaved lanes computes it at several bytes per cycle, far faster than zlib's CRC-32,
+// which had been a seventh of the hub's CPU per report; a table fallback keeps other CPUs
+// correct.
 #pragma once
 
 #include <cstddef>

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -197,6 +198,13 @@ int cmdChild(const std::string& role, const std::string& hub, const std::string&
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Batches of up to 320 KiB are allocated and freed for every ZeroMQ message. With glibc's
+  // defaults such a free shrank the heap and the next batch faulted its pages in afresh:
+  // 20,000 page faults a second in ds_receive at full rate, memory zeroed for nothing. Large
+  // blocks stay in the heap (up to 4 MiB each) and a free heap top is kept (up to 64 MiB).
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+
   CLI::App app{"reporthub: a message-routing reporting hub"};
   app.require_subcommand(1);
   std::string file;
