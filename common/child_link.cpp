@@ -133,7 +133,7 @@ void ChildLink::handleMessage(std::vector<zmq::message_t>& frames) {
 }
 
 bool ChildLink::pump(Duration timeout) {
-  flush();
+  if (timeout.count() > 0) flush();
   std::vector<zmq::pollitem_t> items{{socket_.handle(), 0, ZMQ_POLLIN, 0},
                                      {nullptr, signal_fd_, ZMQ_POLLIN, 0}};
   zmqu::poll(items, timeout);

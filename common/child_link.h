@@ -50,8 +50,9 @@ class ChildLink {
   std::function<void(const wire::Deliver&)> on_coming;
   static constexpr std::size_t kLookahead = 16;
 
-  // Sends the batch being gathered, then waits up to `timeout` for socket or signal
-  // activity and dispatches it. Returns true if anything was handled.
+  // Waits up to `timeout` for socket or signal activity and dispatches it; a pump that may
+  // wait (timeout above zero) first sends the batch being gathered. Returns true if
+  // anything was handled.
   bool pump(Duration timeout);
 
   // Inputs: sends one report at once, first waiting (pumping) while the hub has granted no
@@ -62,8 +63,10 @@ class ChildLink {
   // Inputs: adds a report already encoded to the batch being gathered (a receiver that
   // validated the bytes it got need not encode them again), for a role that takes in many
   // reports at a time. Never waits: returns false, adding nothing, while the hub has granted
-  // no credit. The batch goes to the hub once full, on flush(), and when pump() is called:
-  // a role calls flush() before it waits on anything but pump().
+  // no credit. The batch goes to the hub once full, on flush(), and when pump() may wait.
+  // A zero-timeout pump() only takes in Acks, so a busy input sends full batches (each one
+  // envelope, one wake-up and one journal write in the hub); a role calls flush() when it
+  // runs out of work and before it waits on anything but pump().
   bool trySubmit(const wire::Submit& m, std::string_view body);
   void flush();
   // Inputs: waits until every submitted report is acknowledged, or the timeout passes.
