@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstring>
 #include <random>
 
 namespace reporthub {
@@ -41,12 +42,41 @@ std::string newReportId() {
   return out;
 }
 
+namespace {
+
+// The random bits of ids: splitmix64 (Steele, Lea and Flood) over a counter seeded once per
+// thread from the system's entropy source. An add and two multiplies per 64 bits (with
+// mt19937_64 and formatting by nibbles, ids took 6 % of ds_receive's time); the output is a
+// bijection of the counter, so one thread never draws the same 64 bits twice.
+std::uint64_t idRandom() {
+  thread_local std::uint64_t state = [] {
+    std::random_device dev;
+    return (static_cast<std::uint64_t>(dev()) << 32) ^ dev();
+  }();
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+  return z ^ (z >> 31);
+}
+
+// "00".."ff": each byte of an id becomes two characters in one copy.
+constexpr auto kHexPairs = [] {
+  std::array<char, 512> t{};
+  constexpr char kHex[] = "0123456789abcdef";
+  for (std::size_t b = 0; b < 256; ++b) {
+    t[2 * b] = kHex[b >> 4];
+    t[2 * b + 1] = kHex[b & 0x0f];
+  }
+  return t;
+}();
+
+}  // namespace
+
 void newReportId(std::int64_t now_ns, std::string& out) {
   // UUIDv7: 48-bit ms timestamp, version, 74 random bits. Time order keeps journal scans
   // and operator searches natural; randomness keeps ids from different nodes apart.
-  thread_local std::mt19937_64 rng{std::random_device{}()};
   const auto ms = static_cast<std::uint64_t>(now_ns / 1'000'000);
-  const std::uint64_t r1 = rng(), r2 = rng();
+  const std::uint64_t r1 = idRandom(), r2 = idRandom();
   std::array<std::uint8_t, 16> b{};
   for (int i = 0; i < 6; ++i)
     b[i] = static_cast<std::uint8_t>(ms >> (40 - 8 * i));
@@ -55,14 +85,13 @@ void newReportId(std::int64_t now_ns, std::string& out) {
   b[8] = static_cast<std::uint8_t>(0x80 | ((r2 >> 56) & 0x3f));
   for (int i = 9; i < 16; ++i)
     b[i] = static_cast<std::uint8_t>(r2 >> (8 * (15 - i)));
-  static constexpr char kHex[] = "0123456789abcdef";
+  // Where each byte's two characters go in 8-4-4-4-12 form.
+  static constexpr std::array<std::uint8_t, 16> kAt = {0,  2,  4,  6,  9,  11, 14, 16,
+                                                       19, 21, 24, 26, 28, 30, 32, 34};
   char text[36];
-  char* p = text;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) *p++ = '-';
-    *p++ = kHex[b[i] >> 4];
-    *p++ = kHex[b[i] & 0x0f];
-  }
+  text[8] = text[13] = text[18] = text[23] = '-';
+  for (std::size_t i = 0; i < 16; ++i)
+    std::memcpy(text + kAt[i], &kHexPairs[2 * b[i]], 2);
   out.assign(text, sizeof text);
 }
 

@@ -16,6 +16,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace reporthub;
@@ -565,4 +566,20 @@ TEST_CASE("decodeReport survives 20k random mutations of a valid encoding", "[re
   // Both outcomes happen: the corpus is neither all-valid nor all-garbage.
   CHECK(decoded > 0);
   CHECK(refused > 0);
+}
+
+TEST_CASE("newReportId seeds each thread apart", "[report]") {
+  // Each thread draws its random bits from its own seed: two threads (as two processes)
+  // started at once must not make the same ids.
+  std::vector<std::string> a, b;
+  auto make = [](std::vector<std::string>& out) {
+    for (int i = 0; i < 1000; ++i)
+      out.push_back(newReportId().substr(14));  // version nibble onwards: no time bits
+  };
+  std::thread ta(make, std::ref(a)), tb(make, std::ref(b));
+  ta.join();
+  tb.join();
+  std::set<std::string> all(a.begin(), a.end());
+  all.insert(b.begin(), b.end());
+  CHECK(all.size() == 2000);
 }
