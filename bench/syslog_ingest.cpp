@@ -197,7 +197,9 @@ Parsing parseAlone(const std::string& data) {
   struct Sink : ds::FrameSink {
     ds::Ingest* ingest;
     bool accepting() override { return true; }
-    void message(std::string_view m) override { ingest->message(m, "127.0.0.1:40000"); }
+    // ds_receive reads the clock once per socket read; one reading serves here.
+    void message(std::string_view m) override { ingest->message(m, "127.0.0.1:40000", now); }
+    std::int64_t now = reporthub::nowNs();
     void refused(ds::Refusal, std::string_view) override {}
   } sink;
   sink.ingest = &ingest;

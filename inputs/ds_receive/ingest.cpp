@@ -8,14 +8,13 @@ namespace reporthub::inputs::ds_receive {
 Ingest::Ingest(const config::DsReceiveInput& cfg, std::string node, Submitter& out)
     : mapper_(cfg), node_(std::move(node)), out_(out) {}
 
-const char* Ingest::message(std::string_view msg, std::string_view peer) {
-  const std::int64_t now = nowNs();
-  if (const char* why = parseSyslog(msg, parsed_, local_, now)) return why;
+const char* Ingest::message(std::string_view msg, std::string_view peer, std::int64_t received_ns) {
+  if (const char* why = parseSyslog(msg, parsed_, local_, received_ns)) return why;
   const Mapper::Result m = mapper_.map(parsed_);
-  newReportId(now, id_);
+  newReportId(received_ns, id_);
   BodyFields f;
   f.id = id_;
-  f.ts_ns = parsed_.ts_ns != 0 ? parsed_.ts_ns : now;
+  f.ts_ns = parsed_.ts_ns != 0 ? parsed_.ts_ns : received_ns;
   f.origin = node_;
   f.category = *m.category;
   f.severity = m.severity;

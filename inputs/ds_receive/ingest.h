@@ -29,7 +29,8 @@ class Ingest : public MessageSink {
   Ingest(const config::DsReceiveInput& cfg, std::string node, Submitter& out);
 
   bool accepting() override { return out_.hasCredit(); }
-  const char* message(std::string_view msg, std::string_view peer) override;
+  const char* message(std::string_view msg, std::string_view peer,
+                      std::int64_t received_ns) override;
 
   std::uint64_t submitted() const { return submitted_; }
 

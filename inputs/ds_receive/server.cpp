@@ -4,6 +4,7 @@
 #include "inputs/ds_receive/server.h"
 
 #include "common/log.h"
+#include "common/report.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -112,7 +113,7 @@ struct Server::Connection : FrameSink {
   bool accepting() override { return server.sink_.accepting(); }
   void message(std::string_view msg) override {
     ++server.counters_.messages;
-    if (const char* why = server.sink_.message(msg, peer)) {
+    if (const char* why = server.sink_.message(msg, peer, received_ns)) {
       ++server.counters_.malformed;
       server.logProblem(logged, peer, std::string("malformed syslog (") + why + ")", msg);
     }
@@ -155,6 +156,7 @@ struct Server::Connection : FrameSink {
   bool paused = false;  // in paused_
   bool done = false;    // in done_
   bool logged = false;  // a problem of this connection was logged: the rest are counted only
+  std::int64_t received_ns = 0;  // when the last bytes were read
   std::list<Connection>::iterator self;
 };
 
@@ -342,6 +344,7 @@ void Server::readConnection(Connection& c) {
     if (room.empty()) return;  // full of complete messages: drained when the sink accepts
     const ssize_t n = recv(c.fd, room.data(), room.size(), 0);
     if (n > 0) {
+      c.received_ns = nowNs();
       c.framer.filled(static_cast<std::size_t>(n));
       if (!drain(c) || c.done) return;
       if (static_cast<std::size_t>(n) < room.size()) return;  // the socket is empty for now
@@ -374,7 +377,7 @@ bool Server::readUdp() {
         continue;
       }
       ++counters_.messages;
-      if (const char* why = sink_.message(msg, peer)) {
+      if (const char* why = sink_.message(msg, peer, udp_received_ns_)) {
         ++counters_.malformed;
         logUdpProblem(peer, std::string("malformed syslog (") + why + ")", msg);
       }
@@ -392,6 +395,7 @@ bool Server::readUdp() {
     udp_next_ = 0;
     udp_count_ = n > 0 ? static_cast<std::size_t>(n) : 0;
     if (udp_count_ == 0) return true;
+    udp_received_ns_ = nowNs();
   }
 }
 

@@ -24,8 +24,11 @@ class MessageSink {
   virtual ~MessageSink() = default;
   // Whether another message may be taken now.
   virtual bool accepting() = 0;
-  // One message from `peer` ("ADDR:PORT"). Returns nullptr, or why it was refused.
-  virtual const char* message(std::string_view msg, std::string_view peer) = 0;
+  // One message from `peer` ("ADDR:PORT"), read from its socket at `received_ns` (ns since
+  // the epoch; one clock reading serves every message of a read). Returns nullptr, or why
+  // it was refused.
+  virtual const char* message(std::string_view msg, std::string_view peer,
+                              std::int64_t received_ns) = 0;
 };
 
 struct ServerCounters {
@@ -117,6 +120,7 @@ class Server {
   std::vector<iovec> udp_iov_;
   std::vector<sockaddr_storage> udp_addr_;
   std::size_t udp_next_ = 0, udp_count_ = 0;  // datagrams of the batch not yet handed on
+  std::int64_t udp_received_ns_ = 0;          // when that batch was read
 };
 
 }  // namespace reporthub::inputs::ds_receive

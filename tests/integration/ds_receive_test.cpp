@@ -3,12 +3,14 @@
 // operator log; bad input on some connections while good input on others all arrives;
 // max_connections; ds.lock held by someone else; DMStop with a client still connected.
 #include "common/lock.h"
+#include "common/report.h"
 #include "tests/support/harness.h"
 #include "tests/support/net.h"
 
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -16,10 +18,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 #include <map>
 #include <random>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace reporthub::test;
@@ -190,6 +195,62 @@ TEST_CASE("logger over TCP and UDP arrives with the category and severity of the
   CHECK(e["attrs"]["app"] == "udpapp");
 
   CHECK(hub.processStatus("ds_receive")["restarts"] == 0);
+  CHECK(hub.stop() == 0);
+}
+
+// ns since the epoch of an operator log "ts" ("2026-11-22T08:08:51.397Z", UTC, ms).
+std::int64_t tsNs(const std::string& ts) {
+  std::tm tm{};
+  int ms = 0;
+  if (std::sscanf(ts.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+    return 0;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return (static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms) * 1'000'000;
+}
+
+TEST_CASE("a message without a timestamp takes the time ds_receive read it",
+          "[ds_receive][integration]") {
+  const int port = freePort();
+  const int udp = freePort(SOCK_DGRAM);
+  Hub hub(dsConfig(port, "    udp: \"udp://127.0.0.1:" + std::to_string(udp) + "\"\n"));
+  startServing(hub, port);
+  const int fd = connectTcp(port);
+  REQUIRE(fd >= 0);
+  const int ufd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(ufd >= 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(udp));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+  // Sent 50 ms apart, so that a time taken once (at accept, at the first read) and kept
+  // would show in the second.
+  std::vector<std::pair<std::string, std::int64_t>> sent;  // text, when it was sent
+  for (int i = 0; i < 2; ++i) {
+    if (i > 0) std::this_thread::sleep_for(50ms);  // the time itself is under test
+    const std::string tcp_text = "no stamp over tcp " + std::to_string(i);
+    const std::string udp_text = "no stamp over udp " + std::to_string(i);
+    const std::int64_t at = reporthub::nowNs();
+    sendAll(fd, octet("<13>1 - host app - - - " + tcp_text));
+    const std::string datagram = "<13>1 - host app - - - " + udp_text;
+    REQUIRE(sendto(ufd, datagram.data(), datagram.size(), 0, reinterpret_cast<const sockaddr*>(&to),
+                   sizeof to) > 0);
+    sent.emplace_back(tcp_text, at);
+    sent.emplace_back(udp_text, at);
+  }
+  for (const auto& [text, at] : sent) {
+    const json r = waitReport(hub, text);
+    REQUIRE(r.is_object());
+    INFO(text << ": " << r["ts"]);
+    // Read within a second of being sent; ts keeps milliseconds.
+    const std::int64_t ts = tsNs(r["ts"].get<std::string>());
+    CHECK(ts >= at / 1'000'000 * 1'000'000);
+    CHECK(ts < at + 1'000'000'000);
+  }
+  ::close(fd);
+  ::close(ufd);
   CHECK(hub.stop() == 0);
 }
 
