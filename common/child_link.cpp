@@ -72,15 +72,17 @@ void ChildLink::ready() {
 }
 
 void ChildLink::send(const wire::Envelope& e, const std::string* body) {
-  sendEncoded(wire::encodeView(e), body);
+  if (!body) return sendEncoded(wire::encodeView(e), nullptr);
+  zmq::message_t m(body->data(), body->size());
+  sendEncoded(wire::encodeView(e), &m);
 }
 
-void ChildLink::sendEncoded(std::string_view env, const std::string* body) {
+void ChildLink::sendEncoded(std::string_view env, zmq::message_t* body) {
   for (;;) {
     try {
       // Blocking send: the hub grants credit, so this only waits if the hub is wedged.
       socket_.send(zmq::buffer(env), body ? zmq::send_flags::sndmore : zmq::send_flags::none);
-      if (body) socket_.send(zmq::buffer(*body), zmq::send_flags::none);
+      if (body) socket_.send(*body, zmq::send_flags::none);
       return;
     } catch (const zmq::error_t& err) {
       if (err.num() != EINTR) throw;
@@ -170,7 +172,10 @@ bool ChildLink::submit(const Report& r, const std::string& recipient) {
 
 bool ChildLink::trySubmit(const wire::Submit& m, std::string_view body) {
   if (next_seq_ > credit_) return false;
-  if (batch_size_ == 0) batch_.seq = next_seq_;
+  if (batch_size_ == 0) {
+    batch_.seq = next_seq_;
+    batch_body_.reserve(wire::kMaxBatchBodyBytes);  // its message takes it over whole
+  }
   // Assigned over the batch's earlier reports: their strings keep their capacity.
   if (batch_size_ == batch_.reports.size()) batch_.reports.emplace_back();
   wire::Submit& slot = batch_.reports[batch_size_++];
@@ -193,11 +198,12 @@ bool ChildLink::trySubmit(const wire::Submit& m, std::string_view body) {
 void ChildLink::flush() {
   if (batch_size_ == 0) return;
   batch_.reports.resize(batch_size_);
-  sendEncoded(wire::encodeView(batch_), &batch_body_);
+  zmq::message_t body = zmqu::take(std::move(batch_body_));
+  sendEncoded(wire::encodeView(batch_), &body);
   batch_size_ = 0;
   batch_envelope_ = 0;
   batch_.sizes.clear();
-  batch_body_.clear();
+  batch_body_.clear();  // moved from
 }
 
 bool ChildLink::waitAcked(Duration timeout) {

@@ -87,7 +87,7 @@ class ChildLink {
 
  private:
   void send(const wire::Envelope& e, const std::string* body = nullptr);
-  void sendEncoded(std::string_view envelope, const std::string* body);
+  void sendEncoded(std::string_view envelope, zmq::message_t* body);
   void handleSignals();
   void handleMessage(std::vector<zmq::message_t>& frames);
 

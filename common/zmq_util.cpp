@@ -47,6 +47,13 @@ int poll(std::vector<zmq::pollitem_t>& items, std::chrono::milliseconds timeout)
   }
 }
 
+zmq::message_t take(std::string&& s) {
+  auto* owned = new std::string(std::move(s));
+  return zmq::message_t(
+      owned->data(), owned->size(),
+      [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
+}
+
 bool sendMultipart(zmq::socket_t& s, std::vector<zmq::message_t>& frames, int& err) {
   err = 0;
   for (std::size_t i = 0; i < frames.size(); ++i) {

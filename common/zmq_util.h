@@ -26,6 +26,10 @@ int poll(std::vector<zmq::pollitem_t>& items, std::chrono::milliseconds timeout)
 // it could not be queued (EAGAIN at the high-water mark, EHOSTUNREACH for a gone peer).
 bool sendMultipart(zmq::socket_t& s, std::vector<zmq::message_t>& frames, int& err);
 
+// A message that takes over the bytes of `s` instead of copying them; ZeroMQ frees them once
+// the message is sent or dropped.
+zmq::message_t take(std::string&& s);
+
 inline std::string_view view(const zmq::message_t& m) {
   return {static_cast<const char*>(m.data()), m.size()};
 }

@@ -796,7 +796,9 @@ void Hub::pumpSinks(TimePoint now) {
       // The deliveries are assigned over, not rebuilt: their strings keep their capacity.
       std::size_t n = 0, envelope = 0;
       batch.sizes.clear();
+      // The bodies are gathered in a buffer of their own that the message then takes over.
       batch_body_.clear();
+      batch_body_.reserve(wire::kMaxBatchBodyBytes);
       while (n < wire::kMaxBatch && batch_body_.size() < wire::kBatchBodyBytes &&
              envelope < wire::kBatchEnvelopeBytes && journal_.inFlight(c) < st.window) {
         const Entry* e = journal_.next(c);
@@ -818,7 +820,7 @@ void Hub::pumpSinks(TimePoint now) {
       out.emplace_back(st.routing_id.data(), st.routing_id.size());
       const auto env = wire::encodeView(batch);
       out.emplace_back(env.data(), env.size());
-      out.emplace_back(batch_body_.data(), batch_body_.size());
+      out.push_back(zmqu::take(std::move(batch_body_)));
       int err = 0;
       if (!zmqu::sendMultipart(children_, out, err)) {
         for (std::size_t i = 0; i < batch.deliveries.size(); ++i)

@@ -202,7 +202,7 @@ class Hub final : public SupervisorActions {
   wire::Envelope env_;                    // the message being handled; reused, as are:
   std::vector<std::string_view> bodies_;  // of the submitted batch being handled
   wire::DeliverBatch deliver_batch_;      // reused: its vectors keep their capacity
-  std::string batch_body_;
+  std::string batch_body_;                // the bodies of the delivery batch being gathered
   Counters counters_;
   Phase phase_ = Phase::starting;
   bool desk_on_ = true;
