@@ -1,16 +1,26 @@
 // The durable journal; see journal.h.
 //
 // On disk: <dir>/<16-digit segment number>.log, each a sequence of records
-//   u32 length | u32 crc32c(type + payload) | u8 type | payload (length bytes)
-// with these types: an entry (a report, the number of its route and the mask of channels it
-// waits in), a route (a routing decision, numbered within its segment, written before the
-// first entry that uses it), an ack (one channel's cursor moved), a channel (a channel's
-// number and name) and a checkpoint (every channel's cursor). Each new segment starts with
-// every channel and a checkpoint, and defines its own routes, so deleting old segments
-// never loses a cursor, a name or a route. An entry's id is a span of its body when the
-// body holds it (an encoded report does, near its start), not a second copy. Types 1, 3
-// and 4 are earlier formats' entries (route and id in every entry) and checkpoint (five
-// fixed outputs), still read. Integers are little-endian.
+//   u32 length | u32 crc32c(segment number + type + payload) | u8 type | payload (length bytes)
+// starting with a segment record (its own number), then of these types: an entry (a report, the
+// number of its route and the mask of channels it waits in), a route (a routing decision, numbered
+// within its segment, written before the first entry that uses it), an ack (one channel's cursor
+// moved), a channel (a channel's number and name) and a checkpoint (every channel's cursor). Each
+// new segment starts with every channel and a checkpoint, and defines its own routes, so deleting
+// old segments never loses a cursor, a name or a route. An entry's id is a span of its body when
+// the body holds it (an encoded report does, near its start), not a second copy. Types 1, 3 and 4
+// are earlier formats' entries (route and id in every entry) and checkpoint (five fixed outputs),
+// still read. Integers are little-endian.
+//
+// A finished segment is not deleted but kept as the spare file (one at most) that the next
+// new segment is renamed from and written over: the kernel then reuses its blocks and
+// cached pages instead of allocating new ones, which made the hub's writes and syncs
+// markedly cheaper. What the file held before stays behind the new records until it is
+// overwritten; the segment number in every CRC tells those old records apart: CRC-32C is
+// linear, and two numbers that differ below bit 32 (any two a journal reaches) change every
+// record's CRC, so an old record never checks out under the new number. A segment of
+// the earlier formats has no segment record and no number in its CRCs; it is read as it
+// was, and deleted when finished rather than reused.
 //
 // An append-only log rather than SQLite or LMDB: the journal is written strictly in order
 // and read in order, the hot path is one memcpy per report and one fdatasync per batch,
@@ -28,6 +38,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -49,7 +60,8 @@ enum RecordType : std::uint8_t {
   kCheckpoint = 5,
   kChannel = 6,
   kRoute = 7,
-  kEntry = 8
+  kEntry = 8,
+  kSegment = 9
 };
 constexpr std::size_t kEntryHead = 8 + 8 + 4 + 2 + 2;  // seq, mask, route, id length and offset
 constexpr std::uint16_t kIdInline = 0xffff;            // the id follows the entry's head
@@ -93,9 +105,19 @@ std::uint64_t get64(const char* p) {
   return v;
 }
 
-std::uint32_t crcOf(std::uint8_t type, std::string_view payload, std::string_view body = {}) {
+// A record's CRC, continued from its segment's salt.
+std::uint32_t crcOf(std::uint32_t salt, std::uint8_t type, std::string_view payload,
+                    std::string_view body = {}) {
   const char t = static_cast<char>(type);
-  return crc32c(crc32c(crc32c(0, std::string_view(&t, 1)), payload), body);
+  return crc32c(crc32c(crc32c(salt, std::string_view(&t, 1)), payload), body);
+}
+
+// The salt of segment `number`: the CRC of its number's 8 bytes.
+std::uint32_t saltOf(std::uint64_t number) {
+  char b[8];
+  for (int i = 0; i < 8; ++i)
+    b[i] = static_cast<char>(number >> (8 * i));
+  return crc32c(0, std::string_view(b, 8));
 }
 
 std::string encodeRoute(const routing::Route& r) {
@@ -250,6 +272,7 @@ Journal::~Journal() {
   try {
     flush();
     syncNow();
+    if (fd_ >= 0) trimActive();
   } catch (const std::system_error& e) {
     spdlog::error(
         "journal: final sync failed: {}; unsynced reports will be replayed from "
@@ -290,13 +313,27 @@ void Journal::recover() {
     const std::string data = readFileFrom(path);
     Segment seg{numbers[n], 0, {}, {}};
     std::size_t off = 0;
-    while (off + kHeader <= data.size()) {
+    // Its segment record, if it is of this format. One that does not check out under this
+    // segment's number is what a reused file held before: nothing of this segment's own.
+    bool stale = false;
+    if (data.size() >= kHeader && static_cast<std::uint8_t>(data[8]) == kSegment) {
+      const std::uint32_t salt = saltOf(seg.number);
+      const std::string_view payload = std::string_view(data).substr(kHeader, 8);
+      if (get32(data.data()) == 8 && payload.size() == 8 && get64(payload.data()) == seg.number &&
+          crcOf(salt, kSegment, payload) == get32(data.data() + 4)) {
+        seg.salt = salt;
+        off = kHeader + 8;
+      } else {
+        stale = true;
+      }
+    }
+    while (!stale && off + kHeader <= data.size()) {
       const std::uint32_t len = get32(data.data() + off);
       const std::uint32_t crc = get32(data.data() + off + 4);
       const auto type = static_cast<std::uint8_t>(data[off + 8]);
       if (len > kMaxRecord || off + kHeader + len > data.size()) break;
       const std::string_view payload(data.data() + off + kHeader, len);
-      if (crcOf(type, payload) != crc) break;
+      if (crcOf(seg.salt, type, payload) != crc) break;
       if (isEntry(type)) {
         EntryView e;
         if (!parseEntry(type, payload, e)) break;
@@ -337,12 +374,14 @@ void Journal::recover() {
       off += kHeader + len;
     }
     if (off < data.size()) {
-      // A record cut short by a crash, or damaged: everything from there on is unusable.
+      // A record cut short by a crash, what a reused file held before, or damage: everything
+      // from there on is unusable.
       recovery_.torn_bytes += data.size() - off;
       if (n + 1 == numbers.size()) {
         spdlog::warn(
-            "journal: the last {} bytes of {} are an incomplete write; truncated (a "
-            "write the crash cut short was never acknowledged)",
+            "journal: the last {} bytes of {} hold no complete record; truncated (a write "
+            "the crash cut short, or what a reused segment file held before: none of it "
+            "was acknowledged)",
             data.size() - off, path.string());
       } else {
         spdlog::error(
@@ -405,6 +444,8 @@ void Journal::recover() {
 
 void Journal::openActive(std::uint64_t number, bool fresh) {
   const auto path = segmentPath(number);
+  // A new segment takes over the spare file if there is one (there is none at first).
+  if (fresh) (void)::rename(sparePath().c_str(), path.c_str());
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) fail("open " + path.string());
   if (fd_ >= 0) close(fd_);
@@ -418,15 +459,39 @@ void Journal::openActive(std::uint64_t number, bool fresh) {
       spdlog::warn("journal: {}; a power loss now could lose the new segment's name", e.what());
     }
   }
-  const std::uint64_t size = segments_.back().size;
-  if (lseek(fd_, static_cast<off_t>(size), SEEK_SET) < 0) fail("lseek " + path.string());
-  written_ = Position{number, size};
-  if (fresh) writeCheckpoint();
+  Segment& seg = segments_.back();
+  if (lseek(fd_, static_cast<off_t>(seg.size), SEEK_SET) < 0) fail("lseek " + path.string());
+  written_ = Position{number, seg.size};
+  if (seg.size == 0) {  // new, or nothing of its own survived
+    seg.salt = saltOf(number);
+    std::string p;
+    put64(p, number);
+    writeRecord(kSegment, p);
+    writeCheckpoint();
+  }
+}
+
+std::filesystem::path Journal::sparePath() const {
+  return opts_.dir / "spare.segment";
+}
+
+void Journal::trimActive() {
+  // A reused file may run on past this segment's records with what it held before: cut it
+  // there, durably, before another segment follows (recovery would take an older segment's
+  // leftover for damage) and at a clean stop (the next start then finds no tail at all).
+  struct stat st;
+  if (fstat(fd_, &st) != 0 || static_cast<std::uint64_t>(st.st_size) <= written_.offset) return;
+  if (ftruncate(fd_, static_cast<off_t>(written_.offset)) != 0 || fdatasync(fd_) != 0) {
+    spdlog::warn(
+        "journal: cannot cut {} to its {} bytes of records: {}; a later start will take the "
+        "rest for damage",
+        segmentPath(written_.segment).string(), written_.offset, strerror(errno));
+  }
 }
 
 void Journal::writeRecord(std::uint8_t type, std::string_view payload, std::string_view body) {
   put32(buffer_, static_cast<std::uint32_t>(payload.size() + body.size()));
-  put32(buffer_, crcOf(type, payload, body));
+  put32(buffer_, crcOf(segments_.back().salt, type, payload, body));
   buffer_.push_back(static_cast<char>(type));
   buffer_.append(payload);
   buffer_.append(body);
@@ -497,6 +562,7 @@ void Journal::rotateIfFull() {
   if (written_.offset + buffer_.size() < opts_.segment_bytes || write_failing_) return;
   flush();
   syncNow();
+  trimActive();
   try {
     openActive(segments_.back().number + 1, true);
   } catch (const std::system_error& e) {
@@ -759,7 +825,8 @@ bool Journal::readFromDisk(routing::ChannelId channel) {
     const std::string_view record =
         ok ? readSpan(*seg, c.read_pos.offset + kHeader, len) : std::string_view();
     ok = ok && record.size() == len;
-    if (!ok || crcOf(static_cast<std::uint8_t>(header[8]), record) != get32(header + 4)) {
+    if (!ok ||
+        crcOf(seg->salt, static_cast<std::uint8_t>(header[8]), record) != get32(header + 4)) {
       spdlog::error("journal: unreadable record at {}:{}; skipping the rest of the segment",
                     segmentPath(seg->number).string(), c.read_pos.offset);
       c.read_pos = Position{seg->number, seg->size};
@@ -883,8 +950,15 @@ void Journal::dropFinishedSegments() {
       close(read_fd_);
       read_fd_ = -1;
     }
+    // One finished segment of this format becomes the spare file; the rest are deleted.
+    const auto path = segmentPath(seg.number);
     std::error_code ec;
-    std::filesystem::remove(segmentPath(seg.number), ec);
+    const bool spare = seg.salt != 0 && !std::filesystem::exists(sparePath(), ec) && !ec &&
+                       ::rename(path.c_str(), sparePath().c_str()) == 0;
+    if (!spare) {
+      ec.clear();
+      std::filesystem::remove(path, ec);
+    }
     if (ec) {
       spdlog::warn("journal: cannot remove finished segment {}: {}; it is kept",
                    segmentPath(seg.number).string(), ec.message());

@@ -123,6 +123,9 @@ class Journal {
     std::uint64_t size = 0;
     std::array<std::uint64_t, routing::kMaxChannels> last_for_channel{};  // highest seq each
     std::vector<std::shared_ptr<const routing::Route>> routes;  // its route records, by number
+    // Where its records' CRCs start: the CRC of its number when it begins with a segment
+    // record, 0 in the formats before (see journal.cpp).
+    std::uint32_t salt = 0;
   };
   // A route as the segment being written knows it: its number there, once written.
   struct RouteRef {
@@ -161,6 +164,8 @@ class Journal {
   void writeChannel(routing::ChannelId c);
   void writeAck(routing::ChannelId c);
   void rotateIfFull();
+  // Cuts the active segment's file after its records (see journal.cpp).
+  void trimActive();
   void dropFinishedSegments();
   bool readFromDisk(routing::ChannelId c);
   // `n` bytes of segment `seg` at `offset`, through a read-ahead buffer; fewer at its end.
@@ -169,6 +174,8 @@ class Journal {
   void noteError(const std::string& what);
   const Entry* fromCache(routing::ChannelId c);
   std::filesystem::path segmentPath(std::uint64_t number) const;
+  // The finished segment kept for the next new segment to be written over.
+  std::filesystem::path sparePath() const;
   void syncLoop();
   // The number of `route` in the segment being written, writing its record there first if
   // it has none yet.

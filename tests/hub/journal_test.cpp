@@ -14,9 +14,12 @@
 #include <catch2/catch.hpp>
 #include <msgpack.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -836,4 +839,145 @@ TEST_CASE_METHOD(Fixture, "channel names survive segment rotation and old segmen
   const Entry* e = journal->next(*hq);
   REQUIRE(e != nullptr);
   CHECK(e->seq == 39);
+}
+
+namespace {
+
+// Entries of one size (ids of fixed width), so that a segment written over a reused file
+// lays its records exactly where the file's earlier ones were.
+struct Recycling : Fixture {
+  std::uint64_t add() {
+    char id[16];
+    std::snprintf(id, sizeof id, "id-%06llu",
+                  static_cast<unsigned long long>(journal->lastSeq() + 1));
+    return journal->append(id, routeOf("LOCAL"), std::string("body of ") + id);
+  }
+  // Appends until the journal has `n` segments.
+  void fillTo(std::size_t n) {
+    while (journal->segments() < n)
+      add();
+  }
+  void deliverAll() {
+    while (journal->next(Sink::local)) {
+    }
+    journal->ack(Sink::local, journal->lastSeq());
+    journal->flush();
+  }
+  fs::path spare() const { return dir() / "spare.segment"; }
+  std::vector<fs::path> segmentPaths() const {
+    std::vector<fs::path> out;
+    for (const auto& f : fs::directory_iterator(dir())) {
+      if (f.path().extension() == ".log") out.push_back(f.path());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  static ino_t inode(const fs::path& p) {
+    struct stat st {};
+    return stat(p.c_str(), &st) == 0 ? st.st_ino : 0;
+  }
+  // The journal directory as a crash would leave it now (the page cache survives a crash
+  // of the hub): a copy, opened by a second journal.
+  std::unique_ptr<Journal> crashCopy(const fs::path& to, std::uint64_t segment_bytes) {
+    journal->flush();
+    fs::copy(dir(), to, fs::copy_options::recursive);
+    Journal::Options opts;
+    opts.dir = to;
+    opts.segment_bytes = segment_bytes;
+    return std::make_unique<Journal>(opts);
+  }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(Recycling, "a finished segment is written over by the next one, never read back",
+                 "[journal]") {
+  open(/*segment_bytes=*/1024);
+  fillTo(4);
+  deliverAll();
+  // The oldest finished segment is kept as the spare file; the others are deleted.
+  REQUIRE(journal->segments() == 1);
+  CHECK(segmentFiles() == 1);
+  REQUIRE(fs::exists(spare()));
+  const ino_t spare_inode = inode(spare());
+  const std::uint64_t delivered = journal->lastSeq();
+
+  // The next segment is the spare file renamed, written from its start.
+  fillTo(2);
+  CHECK_FALSE(fs::exists(spare()));
+  REQUIRE(segmentPaths().size() == 2);
+  CHECK(inode(segmentPaths().back()) == spare_inode);
+  add();
+  const std::uint64_t last = add();
+  Seqs waiting = range(delivered + 1, last);
+
+  // After a crash the file still holds the older segment's records behind the new ones,
+  // each exactly where a record of this segment could start. None of them is taken.
+  const auto crashed = crashCopy(tmp.path() / "crashed", 1024);
+  CHECK(crashed->recovery().torn_bytes > 0);
+  CHECK(crashed->lastSeq() == last);
+  CHECK(crashed->recovery().pending == waiting.size());
+  Seqs got;
+  while (const Entry* e = crashed->next(Sink::local))
+    got.push_back(e->seq);
+  CHECK(got == waiting);
+
+  // A clean close cuts the file after its records: the next start finds no tail, and the
+  // same entries as the crashed copy.
+  const std::uint64_t entries = crashed->recovery().entries;
+  open(1024);
+  CHECK(journal->recovery().torn_bytes == 0);
+  CHECK(journal->recovery().entries == entries);
+  got.clear();
+  while (const Entry* e = journal->next(Sink::local))
+    got.push_back(e->seq);
+  CHECK(got == waiting);
+}
+
+TEST_CASE_METHOD(Recycling, "a reused file is cut after its records before the next segment",
+                 "[journal]") {
+  // Large segments first, so that the spare is longer than a segment written over it later.
+  open(/*segment_bytes=*/8192);
+  fillTo(3);
+  deliverAll();
+  REQUIRE(fs::exists(spare()));
+  const auto spare_size = fs::file_size(spare());
+  open(/*segment_bytes=*/1024);
+  fillTo(3);  // the active one, the reused one, and a new one after it
+  const auto paths = segmentPaths();
+  REQUIRE(paths.size() == 3);
+  CHECK(fs::file_size(paths[1]) < spare_size / 2);
+  // Nothing in a segment before the last is taken for damage after a crash.
+  const auto crashed = crashCopy(tmp.path() / "crashed", 1024);
+  CHECK(crashed->recovery().torn_bytes == 0);
+  CHECK(crashed->lastSeq() == journal->lastSeq());
+}
+
+TEST_CASE_METHOD(Recycling, "a reused file that got no record of its own holds nothing",
+                 "[journal]") {
+  open(/*segment_bytes=*/1024);
+  fillTo(4);
+  deliverAll();
+  const std::uint64_t last = journal->lastSeq();
+  journal.reset();
+  // A crash between renaming the spare and writing the new segment's first record: the
+  // file under the next number still starts with the older segment's records.
+  const auto paths = segmentPaths();
+  REQUIRE(paths.size() == 1);
+  const fs::path next = dir() / "0000000000000005.log";
+  REQUIRE(paths[0].filename() == "0000000000000004.log");
+  fs::rename(spare(), next);
+  const auto stale = fs::file_size(next);
+  open(1024);
+  CHECK(journal->recovery().torn_bytes == stale);
+  CHECK(journal->lastSeq() == last);
+  CHECK(journal->backlog(Sink::local) == 0);
+  // The journal writes on in that segment, from its start, and reads it back.
+  const std::uint64_t seq = add();
+  open(1024);
+  CHECK(journal->recovery().torn_bytes == 0);
+  const Entry* e = journal->next(Sink::local);
+  REQUIRE(e);
+  CHECK(e->seq == seq);
+  CHECK(journal->next(Sink::local) == nullptr);
 }
