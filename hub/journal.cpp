@@ -13,14 +13,13 @@
 // still read. Integers are little-endian.
 //
 // A finished segment is not deleted but kept as the spare file (one at most) that the next
-// new segment is renamed from and written over: the kernel then reuses its blocks and
-// cached pages instead of allocating new ones, which made the hub's writes and syncs
-// markedly cheaper. What the file held before stays behind the new records until it is
-// overwritten; the segment number in every CRC tells those old records apart: CRC-32C is
-// linear, and two numbers that differ below bit 32 (any two a journal reaches) change every
-// record's CRC, so an old record never checks out under the new number. A segment of
-// the earlier formats has no segment record and no number in its CRCs; it is read as it
-// was, and deleted when finished rather than reused.
+// new segment is renamed from and written over: the file system then reuses its blocks
+// instead of allocating new ones. What the file held before stays behind the new records
+// until it is overwritten; the segment number in every CRC tells those old records apart:
+// CRC-32C is linear, and two numbers that differ below bit 32 (any two a journal reaches)
+// change every record's CRC, so an old record never checks out under the new number. A
+// segment of the earlier formats has no segment record and no number in its CRCs; it is
+// read as it was, and deleted when finished rather than reused.
 //
 // An append-only log rather than SQLite or LMDB: the journal is written strictly in order
 // and read in order, the hot path is one memcpy per report and one fdatasync per batch,
@@ -703,6 +702,13 @@ std::string Journal::error() const {
 }
 
 void Journal::syncLoop() {
+  // Synced records are read back only by an output that fell behind the memory cache, so
+  // their pages are handed back to the kernel right away (as PostgreSQL does with its WAL):
+  // the page cache then serves the operator log and the next records with pages just
+  // freed, instead of holding whole segments. The page being filled stays: dropping it
+  // would make the next write read it back from disk first.
+  const std::uint64_t page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  Position dropped;  // pages of this segment before this offset were handed back
   std::unique_lock lk(mu_);
   for (;;) {
     cv_.wait(lk, [&] { return stopping_ || sync_requested_ > durable_; });
@@ -725,6 +731,13 @@ void Journal::syncLoop() {
       cv_.notify_all();
       cv_.wait(lk, [&] { return stopping_; });
       return;
+    }
+    if (dropped.segment != target.segment) dropped = Position{target.segment, 0};
+    const std::uint64_t whole = target.offset / page * page;
+    if (whole > dropped.offset) {
+      (void)posix_fadvise(fd, static_cast<off_t>(dropped.offset),
+                          static_cast<off_t>(whole - dropped.offset), POSIX_FADV_DONTNEED);
+      dropped.offset = whole;
     }
     lk.lock();
     durable_ = target;

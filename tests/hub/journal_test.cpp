@@ -14,6 +14,8 @@
 #include <catch2/catch.hpp>
 #include <msgpack.hpp>
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -980,4 +982,35 @@ TEST_CASE_METHOD(Recycling, "a reused file that got no record of its own holds n
   REQUIRE(e);
   CHECK(e->seq == seq);
   CHECK(journal->next(Sink::local) == nullptr);
+}
+
+TEST_CASE_METHOD(Fixture, "synced records leave the page cache, the page being filled stays",
+                 "[journal]") {
+  const std::string body(1000, 'x');
+  for (int i = 0; i < 1500; ++i)
+    journal->append("id-" + std::to_string(i), routeOf("LOCAL"), body);
+  const Position end = journal->flush();
+  journal->syncNow();
+  const fs::path segment = dir() / "0000000000000001.log";
+  REQUIRE(fs::file_size(segment) == end.offset);
+
+  // Which pages of the file are in the page cache (mapping the file does not load them).
+  const int fd = ::open(segment.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  void* map = mmap(nullptr, end.offset, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  REQUIRE(map != MAP_FAILED);
+  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  const std::size_t pages = (end.offset + page - 1) / page;
+  std::vector<unsigned char> resident(pages);
+  REQUIRE(mincore(map, end.offset, resident.data()) == 0);
+  munmap(map, end.offset);
+  std::size_t cached = 0;
+  for (std::size_t i = 0; i + 1 < pages; ++i)
+    cached += resident[i] & 1;
+  CHECK(cached == 0);
+  CHECK((resident.back() & 1) == 1);
+  // And the entries are all there to read back.
+  open();
+  CHECK(journal->recovery().pending == 1500);
 }
