@@ -174,7 +174,7 @@ bool ChildLink::trySubmit(const wire::Submit& m, std::string_view body) {
   if (next_seq_ > credit_) return false;
   if (batch_size_ == 0) {
     batch_.seq = next_seq_;
-    batch_body_.reserve(wire::kMaxBatchBodyBytes);  // its message takes it over whole
+    batch_body_.reserve(wire::batchBodyReserve(last_batch_body_));
   }
   // Assigned over the batch's earlier reports: their strings keep their capacity.
   if (batch_size_ == batch_.reports.size()) batch_.reports.emplace_back();
@@ -198,6 +198,7 @@ bool ChildLink::trySubmit(const wire::Submit& m, std::string_view body) {
 void ChildLink::flush() {
   if (batch_size_ == 0) return;
   batch_.reports.resize(batch_size_);
+  last_batch_body_ = batch_body_.size();
   zmq::message_t body = zmqu::take(std::move(batch_body_));
   sendEncoded(wire::encodeView(batch_), &body);
   batch_size_ = 0;

@@ -104,6 +104,7 @@ class ChildLink {
   std::size_t batch_size_ = 0;  // batch_size_ of its reports
   std::string batch_body_;
   std::size_t batch_envelope_ = 0;        // bound of its envelope's bytes (wire::batchBytes)
+  std::size_t last_batch_body_ = 0;       // body bytes of the batch sent before
   wire::Envelope env_;                    // the message being handled; reused, as are:
   std::vector<std::string_view> bodies_;  // a received batch, split
 };

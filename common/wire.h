@@ -103,6 +103,14 @@ struct DeliverBatch {
 std::size_t batchBytes(const Submit& m);
 std::size_t batchBytes(const Deliver& m);
 
+// What to reserve for the bodies of a batch about to be gathered, whose message will take
+// the buffer over (zmqu::take), after a batch of `last` body bytes. A busy sender fills its
+// batches: room for a full one at once then, instead of copying as the buffer doubles; a
+// quiet one sends a report or two per batch and reserves nothing.
+constexpr std::size_t batchBodyReserve(std::size_t last) {
+  return last >= kBatchBodyBytes / 4 ? kMaxBatchBodyBytes : 0;
+}
+
 enum class Status : std::uint8_t { ok = 0, retry = 1, failed = 2 };
 
 // output -> hub: every delivery with seq <= upto succeeded. If status is retry or failed,

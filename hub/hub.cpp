@@ -798,7 +798,7 @@ void Hub::pumpSinks(TimePoint now) {
       batch.sizes.clear();
       // The bodies are gathered in a buffer of their own that the message then takes over.
       batch_body_.clear();
-      batch_body_.reserve(wire::kMaxBatchBodyBytes);
+      batch_body_.reserve(wire::batchBodyReserve(last_batch_body_));
       while (n < wire::kMaxBatch && batch_body_.size() < wire::kBatchBodyBytes &&
              envelope < wire::kBatchEnvelopeBytes && journal_.inFlight(c) < st.window) {
         const Entry* e = journal_.next(c);
@@ -820,6 +820,7 @@ void Hub::pumpSinks(TimePoint now) {
       out.emplace_back(st.routing_id.data(), st.routing_id.size());
       const auto env = wire::encodeView(batch);
       out.emplace_back(env.data(), env.size());
+      last_batch_body_ = batch_body_.size();
       out.push_back(zmqu::take(std::move(batch_body_)));
       int err = 0;
       if (!zmqu::sendMultipart(children_, out, err)) {

@@ -203,6 +203,7 @@ class Hub final : public SupervisorActions {
   std::vector<std::string_view> bodies_;  // of the submitted batch being handled
   wire::DeliverBatch deliver_batch_;      // reused: its vectors keep their capacity
   std::string batch_body_;                // the bodies of the delivery batch being gathered
+  std::size_t last_batch_body_ = 0;       // and of the one sent before, in bytes
   Counters counters_;
   Phase phase_ = Phase::starting;
   bool desk_on_ = true;

@@ -600,3 +600,13 @@ TEST_CASE("batchBytes bounds what each element adds to its batch's envelope", "[
     CHECK(encode(db).size() <= bound);
   }
 }
+
+TEST_CASE("a batch's body buffer is sized for a full batch only after a large one",
+          "[wire]") {
+  // A quiet sender's message must not hold a full batch's buffer for one report.
+  CHECK(batchBodyReserve(0) == 0);
+  CHECK(batchBodyReserve(300) == 0);
+  CHECK(batchBodyReserve(kBatchBodyBytes / 4 - 1) == 0);
+  CHECK(batchBodyReserve(kBatchBodyBytes / 4) == kMaxBatchBodyBytes);
+  CHECK(batchBodyReserve(kBatchBodyBytes) == kMaxBatchBodyBytes);
+}
