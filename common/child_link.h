@@ -64,9 +64,9 @@ class ChildLink {
   // validated the bytes it got need not encode them again), for a role that takes in many
   // reports at a time. Never waits: returns false, adding nothing, while the hub has granted
   // no credit. The batch goes to the hub once full, on flush(), and when pump() may wait.
-  // A zero-timeout pump() only takes in Acks, so a busy input sends full batches (each one
-  // envelope, one wake-up and one journal write in the hub); a role calls flush() when it
-  // runs out of work and before it waits on anything but pump().
+  // A zero-timeout pump() only takes in what arrived, so a busy input sends full batches
+  // (each one envelope, one wake-up and one journal write in the hub); a role calls flush()
+  // when it runs out of work and before it waits on anything but pump().
   bool trySubmit(const wire::Submit& m, std::string_view body);
   void flush();
   // Inputs: waits until every submitted report is acknowledged, or the timeout passes.

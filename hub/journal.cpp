@@ -312,21 +312,12 @@ void Journal::recover() {
     const std::string data = readFileFrom(path);
     Segment seg{numbers[n], 0, {}, {}};
     std::size_t off = 0;
-    // Its segment record, if it is of this format. One that does not check out under this
-    // segment's number is what a reused file held before: nothing of this segment's own.
-    bool stale = false;
-    if (data.size() >= kHeader && static_cast<std::uint8_t>(data[8]) == kSegment) {
-      const std::uint32_t salt = saltOf(seg.number);
-      const std::string_view payload = std::string_view(data).substr(kHeader, 8);
-      if (get32(data.data()) == 8 && payload.size() == 8 && get64(payload.data()) == seg.number &&
-          crcOf(salt, kSegment, payload) == get32(data.data() + 4)) {
-        seg.salt = salt;
-        off = kHeader + 8;
-      } else {
-        stale = true;
-      }
-    }
-    while (!stale && off + kHeader <= data.size()) {
+    // A segment of this format starts with a segment record, and its CRCs cover its number.
+    // One whose first record was written under another number (what a reused file held
+    // before) fails its very first CRC: nothing in it is this segment's own.
+    if (data.size() >= kHeader && static_cast<std::uint8_t>(data[8]) == kSegment)
+      seg.salt = saltOf(seg.number);
+    while (off + kHeader <= data.size()) {
       const std::uint32_t len = get32(data.data() + off);
       const std::uint32_t crc = get32(data.data() + off + 4);
       const auto type = static_cast<std::uint8_t>(data[off + 8]);
@@ -343,6 +334,8 @@ void Journal::recover() {
           if (e.mask & routing::channelBit(static_cast<routing::ChannelId>(c)))
             seg.last_for_channel[c] = e.seq;
         }
+      } else if (type == kSegment && off == 0 && len == 8 && get64(payload.data()) == seg.number) {
+        // Its CRC, checked above under this segment's number, was all there was to check.
       } else if (type == kRoute && len > 4) {
         // Routes are numbered in the order their records come, from 0 in each segment.
         auto route = std::make_shared<routing::Route>();
