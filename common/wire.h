@@ -122,8 +122,10 @@ struct Result {
   std::string reason;
 };
 
-// hub -> child: "deskon", "deskoff". Children also take "stop" as SIGTERM's equivalent,
-// for programs that cannot use signals; the hub itself stops children with SIGTERM.
+// hub -> child: "deskon", "deskoff"; "flush" (DMStop stage 2) tells an output that holds
+// deliveries back (a printer's batch interval) to stop holding: nothing more is coming.
+// Children also take "stop" as SIGTERM's equivalent, for programs that cannot use signals;
+// the hub itself stops children with SIGTERM.
 struct Control {
   std::string command;
 };

@@ -952,7 +952,7 @@ bool Hub::advance(TimePoint now) {
         if (p.state != State::running && p.state != State::starting) continue;
         // An output that cannot deliver now (not connected, waiting to retry, or a link
         // whose node is unreachable) is not waited for: its reports keep in the journal.
-        const ChannelState* st = c ? &channels_[*c] : nullptr;
+        ChannelState* st = c ? &channels_[*c] : nullptr;
         std::string stuck;
         if (st && st->routing_id.empty()) {
           stuck = "is not connected";
@@ -960,6 +960,12 @@ bool Hub::advance(TimePoint now) {
           stuck = "is waiting to retry (" + st->last_error + ")";
         } else if (st && st->link_known && !st->link_up) {
           stuck = "cannot reach its node (" + st->link_error + ")";
+        }
+        // An output may hold what it was sent (a printer's batch interval) until told that
+        // no more is coming; it then answers for all of it and counts as drained.
+        if (backlog > 0 && stuck.empty() && st && st->told_flush != st->routing_id) {
+          sendControl(st->routing_id, "flush");
+          st->told_flush = st->routing_id;
         }
         if (backlog == 0 || !stuck.empty()) {
           if (backlog > 0) {

@@ -79,6 +79,8 @@ class Hub final : public SupervisorActions {
     bool link_up = false;
     std::int64_t link_since_ns = 0;
     std::string link_error;
+    // The connection last told to stop holding deliveries (DMStop stage 2), so it is told once.
+    std::string told_flush;
   };
 
   // An answer that may only go out once the journal is durable up to `pos`.

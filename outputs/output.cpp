@@ -76,15 +76,19 @@ int runOutput(ChildContext& ctx, Output& output, std::uint32_t window) {
     }
   };
   link.on_coming = [&](const wire::Deliver& d) { output.expect(d); };
+  bool flush_asked = false;  // DMStop stage 2: nothing more is coming, so hold nothing back
   link.on_control = [&](const std::string& cmd) {
     if (cmd == "reopen") output.reopen();
+    if (cmd == "flush") flush_asked = true;
   };
 
   link.ready();
   for (;;) {
     const bool stopping = link.stopRequested();
+    const bool hold_none = stopping || flush_asked;
     const bool ack_due = done - reported >= ack_every;
-    const Duration hold = done > reported && !stopping && !ack_due ? output.holdFor() : Duration(0);
+    const Duration hold =
+        done > reported && !hold_none && !ack_due ? output.holdFor() : Duration(0);
     const bool idle_wait = (done == reported || hold.count() > 0) && !stopping;
     const Duration wait = hold.count() > 0
                               ? std::min<Duration>(hold, std::chrono::milliseconds(500))
@@ -92,7 +96,7 @@ int runOutput(ChildContext& ctx, Output& output, std::uint32_t window) {
     const bool busy = link.pump(idle_wait ? wait : Duration(0));
     // Flush when the queue runs dry (and a batching output has gathered long enough), or
     // after ack_every deliveries.
-    const bool gathered = ack_due || stopping || output.holdFor().count() == 0;
+    const bool gathered = ack_due || hold_none || output.holdFor().count() == 0;
     if (done > reported && ((!busy && gathered) || ack_due)) {
       std::string reason;
       if (output.flush(reason) == wire::Status::ok) {

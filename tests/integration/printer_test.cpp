@@ -154,6 +154,7 @@ TEST_CASE("a long batch interval still prints once answerEvery deliveries are he
   // The printer holds deliveries for an hour, but answers the hub after answerEvery(1024)
   // = 512 of them: those are printed long before the hour is out.
   Hub hub(
+      "shutdown: { kill_timeout: 1h }\n"
       "outputs:\n"
       "  printer: { command: [sh, -c, 'echo job >> jobs; cat >> printed'], batch: 1h }\n" +
       kRouting);
@@ -165,9 +166,14 @@ TEST_CASE("a long batch interval still prints once answerEvery deliveries are he
     REQUIRE(link.submit(newReport("alpha", "test", "PRINTME", "held " + std::to_string(i))));
   REQUIRE(link.waitAcked(10s));
   REQUIRE(waitFor([&] { return countOf(readFile(hub.dir() / "printed"), "held") >= 512; }));
-  // The rest is printed when the hub stops, each report once.
-  REQUIRE(hub.stop() == 0);
-  CHECK(countOf(readFile(hub.dir() / "printed"), "held") == 600);
+  // One more after that job: whatever the first job took, this one is held for the hour.
+  REQUIRE(link.submit(newReport("alpha", "test", "PRINTME", "held last")));
+  REQUIRE(link.waitAcked(10s));
+  // DMStop tells the printer to stop holding: the rest is printed at once, each report once,
+  // and the stop waits neither for the hour nor for kill_timeout.
+  REQUIRE(hub.stop(10s) == 0);
+  CHECK(countOf(readFile(hub.dir() / "printed"), "held") == 601);
+  CHECK(readFile(hub.hubLog()).find("asking printer") != std::string::npos);
 }
 
 TEST_CASE("a spool directory gets one whole file per job", "[printer][integration]") {
