@@ -1,9 +1,7 @@
 // No loss, no duplicates (DESIGN §3): reports survive kill -9 of the output and of the hub,
 // a restarted hub cleans up after the dead one, and startup.pending decides what happens to
 // the backlog.
-#include "common/child_link.h"
 #include "tests/support/harness.h"
-#include "tests/support/reports.h"
 
 #include <catch2/catch.hpp>
 
@@ -21,29 +19,6 @@ using namespace reporthub::test;
 using nlohmann::json;
 
 namespace {
-
-// Submits `n` reports as an attached input, at most `per_second` of them a second if given;
-// returns their ids once all are acknowledged.
-std::vector<std::string> submit(const Hub& hub, int n, const std::string& category,
-                                const std::string& name = "submitter", int per_second = 0) {
-  zmq::context_t ctx(1);
-  ChildLink link(ctx, {hub.childEndpoint(), "test", name, wire::Kind::input});
-  std::vector<std::string> ids;
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < n; ++i) {
-    while (per_second > 0 &&
-           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() *
-                   per_second <
-               i) {
-      link.pump(1ms);  // pacing the load, not waiting for a condition
-    }
-    const Report r = test::newReport("alpha", "test", category, name + " " + std::to_string(i));
-    REQUIRE(link.submit(r));
-    ids.push_back(r.id);
-  }
-  REQUIRE(link.waitAcked(30s));
-  return ids;
-}
 
 // How often each report id appears in the operator log (text lines end with " [id]").
 std::map<std::string, int> idCounts(const std::filesystem::path& log) {
@@ -71,7 +46,7 @@ TEST_CASE("kill -9 of the hub with 10,000 undelivered reports: all delivered onc
   Hub hub(kLocalHeldDown);
   hub.start();
   holdLocalDown(hub);
-  const auto ids = submit(hub, 10'000, "BACKLOG");
+  const auto ids = submitReports(hub, 10'000, "BACKLOG");
   CHECK(hub.status()["outputs"][0]["backlog"] == 10'000);
   hub.process().killAll();  // SIGKILL: no DMStop, no final status file
 
@@ -97,7 +72,7 @@ TEST_CASE("startup.pending: discard drops the backlog and says how many",
   Hub hub(kLocalHeldDown);
   hub.start();
   holdLocalDown(hub);
-  submit(hub, 500, "BACKLOG");
+  submitReports(hub, 500, "BACKLOG");
   hub.process().killAll();
 
   writeFile(hub.config(),
@@ -120,7 +95,7 @@ TEST_CASE("DMStop with the output down keeps its backlog for the next start",
   Hub hub(kLocalHeldDown);
   hub.start();
   holdLocalDown(hub);
-  submit(hub, 100, "KEPT");
+  submitReports(hub, 100, "KEPT");
   CHECK(hub.stop() == 0);
   CHECK(readFile(hub.hubLog()).find("100 undelivered reports stay in the journal") !=
         std::string::npos);
@@ -210,7 +185,7 @@ TEST_CASE("kill -9 of the output mid-stream: every report once", "[durability][i
   hub.start();
   std::vector<std::string> ids;
   // Paced (about 5 s) so the output is killed mid-stream, not after it.
-  std::thread sender([&] { ids = submit(hub, 20'000, "STREAM", "submitter", 4'000); });
+  std::thread sender([&] { ids = submitReports(hub, 20'000, "STREAM", "submitter", 4'000); });
   int kills = 0;
   // Kill the output whenever it has written more since the last kill, five times.
   std::size_t last = 0;
@@ -245,7 +220,7 @@ TEST_CASE("journal.sync off: acknowledged after write, still replayed after kill
   Hub hub(std::string("journal: { sync: off }\n") + kLocalHeldDown);
   hub.start();
   holdLocalDown(hub);
-  const auto ids = submit(hub, 1'000, "NOSYNC");
+  const auto ids = submitReports(hub, 1'000, "NOSYNC");
   hub.process().killAll();
 
   writeFile(hub.config(),
@@ -265,7 +240,7 @@ TEST_CASE("the status file keeps its counters current between state changes",
           "[durability][integration]") {
   Hub hub;
   hub.start();
-  submit(hub, 250, "COUNTED");
+  submitReports(hub, 250, "COUNTED");
   // No process changes state here: only the once-a-second counter refresh can write it.
   CHECK(waitFor(
       [&] {

@@ -1,9 +1,7 @@
 // Integration tests for the printer output: pages reach the print command once, a failing
 // command is retried by the hub with one operator message, batches make one job, and the
 // spool directory gets whole files.
-#include "common/child_link.h"
 #include "tests/support/harness.h"
-#include "tests/support/reports.h"
 
 #include <catch2/catch.hpp>
 
@@ -142,12 +140,7 @@ TEST_CASE("a batch interval makes one job of the reports in it", "[printer][inte
   hub.start();
   // Submitted over one connection without waiting, so all five arrive well within the
   // second even on a loaded machine (five hubctl processes need not).
-  zmq::context_t ctx(1);
-  reporthub::ChildLink link(ctx,
-                            {hub.childEndpoint(), "test", "batched", reporthub::wire::Kind::input});
-  for (int i = 0; i < 5; ++i)
-    REQUIRE(link.submit(newReport("alpha", "test", "PRINTME", "batched " + std::to_string(i))));
-  REQUIRE(link.waitAcked(10s));
+  submitReports(hub, 5, "PRINTME", "batched");
   // Printed when the interval is out, not only at the stop.
   REQUIRE(waitFor([&] { return countOf(readFile(hub.dir() / "printed"), "batched") == 5; }));
   CHECK(readFile(hub.dir() / "jobs") == "job\n");
@@ -165,16 +158,10 @@ TEST_CASE("a long batch interval still prints once answerEvery deliveries are he
       "  printer: { command: [sh, -c, 'echo job >> jobs; cat >> printed'], batch: 1h }\n" +
       kRouting);
   hub.start();
-  zmq::context_t ctx(1);
-  reporthub::ChildLink link(ctx,
-                            {hub.childEndpoint(), "test", "held", reporthub::wire::Kind::input});
-  for (int i = 0; i < 600; ++i)
-    REQUIRE(link.submit(newReport("alpha", "test", "PRINTME", "held " + std::to_string(i))));
-  REQUIRE(link.waitAcked(10s));
+  submitReports(hub, 600, "PRINTME", "held");
   REQUIRE(waitFor([&] { return countOf(readFile(hub.dir() / "printed"), "held") >= 512; }));
   // One more after that job: whatever the first job took, this one is held for the hour.
-  REQUIRE(link.submit(newReport("alpha", "test", "PRINTME", "held last")));
-  REQUIRE(link.waitAcked(10s));
+  REQUIRE(hub.hubctl({"report", "-C", "PRINTME", "held last"}).code == 0);
   // DMStop tells the printer to stop holding: the rest is printed at once, each report once,
   // and the stop waits neither for the hour nor for kill_timeout.
   REQUIRE(hub.stop(10s) == 0);

@@ -1,6 +1,9 @@
 // Integration test support; see harness.h.
 #include "tests/support/harness.h"
 
+#include "common/child_link.h"
+#include "tests/support/reports.h"
+
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -205,6 +208,27 @@ bool Hub::waitLines(std::size_t n, std::chrono::milliseconds timeout) {
 int Hub::stop(std::chrono::milliseconds timeout) {
   hubctl({"dmstop", "--wait"}, timeout);
   return proc_->wait(timeout);
+}
+
+std::vector<std::string> submitReports(const Hub& hub, int n, const std::string& category,
+                                       const std::string& name, int per_second) {
+  zmq::context_t ctx(1);
+  ChildLink link(ctx, {hub.childEndpoint(), "test", name, wire::Kind::input});
+  std::vector<std::string> ids;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    while (per_second > 0 &&
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() *
+                   per_second <
+               i) {
+      link.pump(1ms);  // pacing the load, not waiting for a condition
+    }
+    const Report r = newReport("alpha", "test", category, name + " " + std::to_string(i));
+    REQUIRE(link.submit(r));
+    ids.push_back(r.id);
+  }
+  REQUIRE(link.waitAcked(30s));
+  return ids;
 }
 
 }  // namespace reporthub::test

@@ -96,4 +96,10 @@ class Hub {
   std::unique_ptr<Process> proc_;
 };
 
+// Submits `n` reports of `category` as an attached input called `name`, their texts
+// "NAME 0", "NAME 1", ...; at most `per_second` a second if given. Returns their ids once the
+// hub has acknowledged all of them.
+std::vector<std::string> submitReports(const Hub& hub, int n, const std::string& category,
+                                       const std::string& name = "submitter", int per_second = 0);
+
 }  // namespace reporthub::test
