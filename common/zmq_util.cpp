@@ -2,6 +2,7 @@
 #include "common/zmq_util.h"
 
 #include <cerrno>
+#include <memory>
 
 namespace reporthub::zmqu {
 
@@ -48,10 +49,12 @@ int poll(std::vector<zmq::pollitem_t>& items, std::chrono::milliseconds timeout)
 }
 
 zmq::message_t take(std::string&& s) {
-  auto* owned = new std::string(std::move(s));
-  return zmq::message_t(
+  auto owned = std::make_unique<std::string>(std::move(s));
+  zmq::message_t m(
       owned->data(), owned->size(),
-      [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
+      [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned.get());
+  owned.release();  // the message owns it now; had its constructor thrown, this would free it
+  return m;
 }
 
 bool sendMultipart(zmq::socket_t& s, std::vector<zmq::message_t>& frames, int& err) {
